@@ -1,0 +1,819 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Fused normalise-and-match: one pass over a message folds each character and steps an
+Aho-Corasick automaton over the folded stream, reporting hits in offsets of the original text.
+
+The folded stream is a sequence of *key elements*. Each element is one folded character (after
+NFKC, case folding, traditional -> simplified, and optionally Chinese numerals -> digits) together
+with the original span it came from. Whitespace and separators are skipped (at most `max_gap` in
+a row, beyond which a hit cannot stretch); with repeat folding, a run of the same folded character
+is one element that remembers its length. Patterns are folded by the very same code, so a pattern
+`嘻嘻哈哈` becomes the key 嘻哈 with minimum runs (2, 2), and `微信` the key 微信 with runs (1, 1):
+`微微信信` hits 微信, while `嘻哈` does not hit 嘻嘻哈哈. Hits of a key are reported only when its
+last element is complete, so spans cover whole runs.
+
+A built Matcher is immutable: all scan state lives on the C stack or in buffers owned by one call,
+so one Matcher may serve many threads.
+"""
+from libc.stdlib cimport malloc, calloc, realloc, free, qsort
+from libc.string cimport memset
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+cdef extern from "Python.h":
+    int PyUnicode_KIND(object)
+    void* PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    enum:
+        PyUnicode_1BYTE_KIND
+        PyUnicode_2BYTE_KIND
+        PyUnicode_4BYTE_KIND
+
+cdef extern from "fold_table.h":
+    const char* SG_UNIDATA_VERSION
+    enum:
+        SG_LATIN_LIMIT
+        SG_NUMERAL_COUNT
+    const uint16_t sg_fold_stage1[]
+    const uint32_t sg_fold_stage2[]
+    const uint32_t sg_fold_pool[]
+    const uint8_t sg_char_class[]
+    const uint32_t sg_numeral_from[]
+    const uint32_t sg_numeral_to[]
+
+UNIDATA_VERSION = SG_UNIDATA_VERSION.decode("ascii")
+
+cdef extern from *:
+    """
+    #define SG_KIND_CHAR 0u
+    #define SG_KIND_SEPARATOR 1u
+    #define SG_KIND_WHITESPACE 2u
+    #define SG_KIND_EXPANSION 3u
+    #define SG_PAYLOAD_MASK 0x3FFFFFFFu
+    #define SG_NONE 0xFFFFFFFFu
+    /* Above this many children a state's edges are binary-searched. */
+    #define SG_LINEAR_EDGE_SCAN 8u
+    /* 〇, the lowest code point in the numeral table. */
+    #define SG_FIRST_NUMERAL 0x3007u
+    #define SG_MAX_EXPANSION 4
+    /* fold_codepoint() results besides a count of characters. */
+    #define SG_FOLD_WHITESPACE (-1)
+    #define SG_FOLD_SEPARATOR (-2)
+    """
+    enum:
+        SG_MAX_EXPANSION
+        SG_FOLD_WHITESPACE
+        SG_FOLD_SEPARATOR
+    const uint32_t SG_KIND_CHAR
+    const uint32_t SG_KIND_SEPARATOR
+    const uint32_t SG_KIND_WHITESPACE
+    const uint32_t SG_KIND_EXPANSION
+    const uint32_t SG_PAYLOAD_MASK
+    const uint32_t SG_NONE
+    const uint32_t SG_LINEAR_EDGE_SCAN
+    const uint32_t SG_FIRST_NUMERAL
+
+
+cdef inline uint32_t fold_entry(uint32_t cp) noexcept nogil:
+    return sg_fold_stage2[(<uint32_t>sg_fold_stage1[cp >> 8] << 8) | (cp & 0xFF)]
+
+
+cdef inline uint32_t fold_numeral(uint32_t c) noexcept nogil:
+    cdef int lo = 0, hi = SG_NUMERAL_COUNT - 1, mid
+    if c < SG_FIRST_NUMERAL:
+        return c
+    while lo <= hi:
+        mid = (lo + hi) >> 1
+        if sg_numeral_from[mid] == c:
+            return sg_numeral_to[mid]
+        if sg_numeral_from[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return c
+
+
+cdef inline uint8_t class_of(uint32_t c) noexcept nogil:
+    return sg_char_class[c] if c < SG_LATIN_LIMIT else 0
+
+
+cdef int fold_codepoint(uint32_t cp, uint32_t* out, bint fold_numbers) noexcept nogil:
+    """Fold one code point: the number of folded characters written to out (1..SG_MAX_EXPANSION),
+    SG_FOLD_WHITESPACE, or SG_FOLD_SEPARATOR with the folded separator in out[0]."""
+    cdef uint32_t e = fold_entry(cp)
+    cdef uint32_t kind = e >> 30, idx, k, n
+    if kind == SG_KIND_WHITESPACE:
+        return SG_FOLD_WHITESPACE
+    if kind == SG_KIND_SEPARATOR:
+        out[0] = (cp + e) & SG_PAYLOAD_MASK
+        return SG_FOLD_SEPARATOR
+    if kind == SG_KIND_CHAR:
+        out[0] = (cp + e) & SG_PAYLOAD_MASK
+        n = 1
+    else:
+        idx = e & SG_PAYLOAD_MASK
+        n = sg_fold_pool[idx]
+        for k in range(n):
+            out[k] = sg_fold_pool[idx + 1 + k]
+    if fold_numbers:
+        for k in range(n):
+            out[k] = fold_numeral(out[k])
+    return n
+
+
+cdef inline uint8_t neighbour_class(uint32_t cp, bint want_last, bint fold_numbers) noexcept nogil:
+    """Class of the folded character next to a hit: the last folded character of the code point
+    before it, or the first of the code point after it."""
+    cdef uint32_t buf[SG_MAX_EXPANSION]
+    cdef int n = fold_codepoint(cp, buf, fold_numbers)
+    if n <= 0:
+        return 0
+    return class_of(buf[n - 1] if want_last else buf[0])
+
+
+def fold_codepoint_py(int cp, bint fold_numbers=False):
+    """The native table's folding of one code point: (kind, folded) with kind 0 whitespace,
+    1 separator, 2 characters, as in fold_spec.fold_char. For tests and `rules explain`."""
+    cdef uint32_t buf[SG_MAX_EXPANSION]
+    if cp < 0 or cp > 0x10FFFF:
+        raise ValueError("not a code point")
+    cdef int n = fold_codepoint(cp, buf, fold_numbers)
+    if n == SG_FOLD_WHITESPACE:
+        return 0, ""
+    if n == SG_FOLD_SEPARATOR:
+        return 1, chr(buf[0])
+    return 2, "".join([chr(buf[k]) for k in range(n)])
+
+
+# ---- the automaton --------------------------------------------------------------------------
+
+cdef struct Automaton:
+    # folded character -> symbol (0: in no pattern), two-level
+    uint16_t* sym_stage1
+    uint32_t* sym_stage2
+    uint32_t n_symbols
+    # goto: dense at the root, sorted edge lists elsewhere
+    uint32_t* root_next
+    uint32_t n_states
+    uint32_t* edge_start
+    uint32_t* edge_sym
+    uint32_t* edge_to
+    uint32_t* fail
+    # outputs: pattern ids ending at a state, and the nearest suffix state with outputs
+    uint32_t* out_start
+    uint32_t* out_pid
+    uint32_t* dict_link
+    uint8_t* emits
+    # per pattern
+    uint32_t* key_len
+    uint8_t* first_class
+    uint8_t* last_class
+    uint32_t* minrun_start
+    uint32_t* minrun_pos
+    uint32_t* minrun_min
+    uint32_t max_key_len
+    # options
+    bint fold_numbers
+    bint fold_repeats
+    bint whole_words
+    Py_ssize_t max_gap
+
+
+cdef inline uint32_t symbol_of(const Automaton* a, uint32_t c) noexcept nogil:
+    return a.sym_stage2[(<uint32_t>a.sym_stage1[c >> 8] << 8) | (c & 0xFF)]
+
+
+cdef inline uint32_t child_of(const Automaton* a, uint32_t s, uint32_t sym) noexcept nogil:
+    cdef uint32_t lo = a.edge_start[s], hi = a.edge_start[s + 1], mid
+    if hi - lo <= SG_LINEAR_EDGE_SCAN:
+        while lo < hi:
+            if a.edge_sym[lo] == sym:
+                return a.edge_to[lo]
+            lo += 1
+        return 0
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if a.edge_sym[mid] < sym:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < a.edge_start[s + 1] and a.edge_sym[lo] == sym:
+        return a.edge_to[lo]
+    return 0
+
+
+cdef inline uint32_t next_state(const Automaton* a, uint32_t s, uint32_t sym) noexcept nogil:
+    cdef uint32_t t
+    while s != 0:
+        t = child_of(a, s, sym)
+        if t != 0:
+            return t
+        s = a.fail[s]
+    return a.root_next[sym]
+
+
+cdef struct KeyElement:
+    Py_ssize_t start
+    Py_ssize_t end
+    uint32_t run
+
+
+cdef struct Hit:
+    uint32_t pid
+    Py_ssize_t start
+    Py_ssize_t end
+
+
+cdef struct HitBuffer:
+    Hit* hits
+    Py_ssize_t count
+    Py_ssize_t capacity
+
+
+cdef int push_hit(HitBuffer* buf, uint32_t pid, Py_ssize_t start, Py_ssize_t end) noexcept nogil:
+    cdef Hit* grown
+    cdef Py_ssize_t capacity
+    if buf.count == buf.capacity:
+        capacity = buf.capacity * 2 if buf.capacity else 16
+        grown = <Hit*>realloc(buf.hits, capacity * sizeof(Hit))
+        if grown == NULL:
+            return -1
+        buf.hits = grown
+        buf.capacity = capacity
+    buf.hits[buf.count].pid = pid
+    buf.hits[buf.count].start = start
+    buf.hits[buf.count].end = end
+    buf.count += 1
+    return 0
+
+
+# The three storage widths of CPython's str (PEP 393).
+ctypedef fused text_unit:
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+cdef int emit_hits(const Automaton* a, uint32_t state, Py_ssize_t last, const KeyElement* ring,
+                   Py_ssize_t mask, const text_unit* data, Py_ssize_t n,
+                   HitBuffer* hits) noexcept nogil:
+    """Report the patterns ending at key element `last`, now that its run is complete."""
+    cdef uint32_t s = state, k, pid, q
+    cdef Py_ssize_t first, start, end
+    cdef bint ok
+    while s != 0:
+        for k in range(a.out_start[s], a.out_start[s + 1]):
+            pid = a.out_pid[k]
+            first = last - a.key_len[pid] + 1
+            start = ring[first & mask].start
+            end = ring[last & mask].end
+            ok = True
+            for q in range(a.minrun_start[pid], a.minrun_start[pid + 1]):
+                if ring[(first + a.minrun_pos[q]) & mask].run < a.minrun_min[q]:
+                    ok = False
+                    break
+            if ok and a.whole_words:
+                if a.first_class[pid] and start > 0 and \
+                        neighbour_class(data[start - 1], True, a.fold_numbers) == a.first_class[pid]:
+                    ok = False
+                elif a.last_class[pid] and end < n and \
+                        neighbour_class(data[end], False, a.fold_numbers) == a.last_class[pid]:
+                    ok = False
+            if ok and push_hit(hits, pid, start, end) < 0:
+                return -1
+        s = a.dict_link[s]
+    return 0
+
+
+cdef Py_ssize_t scan_text(const Automaton* a, const text_unit* data, Py_ssize_t n,
+                          KeyElement* ring, Py_ssize_t mask, HitBuffer* hits,
+                          uint32_t* keys_out) noexcept nogil:
+    """One pass: fold, skip, collapse runs, step the automaton, report hits.
+    Returns the number of key elements, or -1 when out of memory. With keys_out, the folded
+    character of every key element is written there (for normalize())."""
+    cdef uint32_t state = 0, prev = SG_NONE, e, kind, c, sym, idx, k, width
+    cdef uint32_t expansion[SG_MAX_EXPANSION]
+    cdef Py_ssize_t i, count = 0, gap = 0
+    cdef KeyElement* el
+    for i in range(n):
+        e = fold_entry(data[i])
+        kind = e >> 30
+        if kind == SG_KIND_CHAR:
+            expansion[0] = (data[i] + e) & SG_PAYLOAD_MASK
+            width = 1
+        elif kind == SG_KIND_EXPANSION:
+            idx = e & SG_PAYLOAD_MASK
+            width = sg_fold_pool[idx]
+            for k in range(width):
+                expansion[k] = sg_fold_pool[idx + 1 + k]
+        else:
+            c = (data[i] + e) & SG_PAYLOAD_MASK
+            if kind == SG_KIND_SEPARATOR and symbol_of(a, c) != 0:
+                # A separator that some pattern spells out: a character like any other.
+                expansion[0] = c
+                width = 1
+            else:
+                if prev != SG_NONE:
+                    gap += 1
+                    if gap > a.max_gap:
+                        # Too far apart to be one hit: close the element and start afresh.
+                        if a.emits[state] and emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
+                            return -1
+                        state = 0
+                        prev = SG_NONE
+                continue
+        for k in range(width):
+            c = expansion[k]
+            if a.fold_numbers:
+                c = fold_numeral(c)
+            gap = 0
+            if c == prev and a.fold_repeats:
+                el = &ring[(count - 1) & mask]
+                el.end = i + 1
+                el.run += 1
+                continue
+            if prev != SG_NONE and a.emits[state]:
+                if emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
+                    return -1
+            el = &ring[count & mask]
+            el.start = i
+            el.end = i + 1
+            el.run = 1
+            if keys_out != NULL:
+                keys_out[count] = c
+            count += 1
+            prev = c
+            sym = symbol_of(a, c)
+            state = next_state(a, state, sym) if sym != 0 else 0
+    if prev != SG_NONE and a.emits[state]:
+        if emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
+            return -1
+    return count
+
+
+cdef int compare_hits(const void* x, const void* y) noexcept nogil:
+    cdef const Hit* p = <const Hit*>x
+    cdef const Hit* q = <const Hit*>y
+    if p.start != q.start:
+        return -1 if p.start < q.start else 1
+    if p.end != q.end:
+        return -1 if p.end < q.end else 1
+    return -1 if p.pid < q.pid else (1 if p.pid > q.pid else 0)
+
+
+cdef int compare_hits_longest_first(const void* x, const void* y) noexcept nogil:
+    cdef const Hit* p = <const Hit*>x
+    cdef const Hit* q = <const Hit*>y
+    if p.start != q.start:
+        return -1 if p.start < q.start else 1
+    if p.end != q.end:
+        return -1 if p.end > q.end else 1
+    return -1 if p.pid < q.pid else (1 if p.pid > q.pid else 0)
+
+
+cdef void order_hits(HitBuffer* buf, bint longest) noexcept nogil:
+    """Overlapping: all hits by (start, end, pattern). Leftmost-longest: from the left, the
+    longest hit at each start (lowest pattern id on ties), skipping hits that overlap it."""
+    cdef Py_ssize_t i, kept = 0, reach = -1
+    if buf.count < 2:
+        return
+    if not longest:
+        qsort(buf.hits, buf.count, sizeof(Hit), compare_hits)
+        return
+    qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_longest_first)
+    for i in range(buf.count):
+        if buf.hits[i].start >= reach:
+            buf.hits[kept] = buf.hits[i]
+            kept += 1
+            reach = buf.hits[i].end
+    buf.count = kept
+
+
+cdef uint32_t* alloc_u32(Py_ssize_t n) except NULL:
+    cdef uint32_t* p = <uint32_t*>calloc(n if n > 0 else 1, sizeof(uint32_t))
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+cdef uint32_t hash_slot(uint64_t key, uint64_t mask) noexcept nogil:
+    key ^= key >> 33
+    key *= 0xff51afd7ed558ccdULL
+    key ^= key >> 33
+    return <uint32_t>(key & mask)
+
+
+cdef class Matcher:
+    """A compiled, immutable set of patterns.
+
+    Matcher(patterns, *, fold_numbers=False, fold_repeats=True, whole_words=True, max_gap=8)
+
+    - patterns: strings; pattern id = index in this sequence. A pattern that folds to nothing
+      (empty, only whitespace) can never hit: see `unreachable`.
+    - fold_numbers: Chinese and financial numerals fold to digits in patterns and text alike.
+    - fold_repeats: a run of one folded character matches one character of a pattern (and a
+      pattern's own doubled characters ask for runs at least that long).
+    - whole_words: a pattern starting (ending) with a Latin letter or a digit does not hit when
+      the text character before (after) the hit is of the same class.
+    - max_gap: most separators skipped between two characters of one hit.
+    """
+    cdef Automaton a
+    cdef readonly tuple patterns
+    cdef readonly tuple unreachable
+    cdef readonly Py_ssize_t memory_bytes
+
+    def __cinit__(self, patterns, *, bint fold_numbers=False, bint fold_repeats=True,
+                  bint whole_words=True, int max_gap=8):
+        memset(&self.a, 0, sizeof(Automaton))
+        if max_gap < 0:
+            raise ValueError("max_gap must be >= 0")
+        self.patterns = tuple(patterns)
+        for p in self.patterns:
+            if not isinstance(p, str):
+                raise TypeError(f"patterns must be str, not {type(p).__name__}")
+        if len(self.patterns) >= SG_NONE:
+            raise ValueError("too many patterns")
+        self.a.fold_numbers = fold_numbers
+        self.a.fold_repeats = fold_repeats
+        self.a.whole_words = whole_words
+        self.a.max_gap = max_gap
+        self._build()
+
+    def __dealloc__(self):
+        cdef Automaton* a = &self.a
+        free(a.sym_stage1); free(a.sym_stage2); free(a.root_next)
+        free(a.edge_start); free(a.edge_sym); free(a.edge_to); free(a.fail)
+        free(a.out_start); free(a.out_pid); free(a.dict_link); free(a.emits)
+        free(a.key_len); free(a.first_class); free(a.last_class)
+        free(a.minrun_start); free(a.minrun_pos); free(a.minrun_min)
+
+    @property
+    def options(self):
+        return {"fold_numbers": bool(self.a.fold_numbers), "fold_repeats": bool(self.a.fold_repeats),
+                "whole_words": bool(self.a.whole_words), "max_gap": self.a.max_gap}
+
+    @property
+    def state_count(self):
+        return self.a.n_states
+
+    def __reduce__(self):
+        return (_rebuild, (self.patterns, self.options))
+
+    def __repr__(self):
+        return f"Matcher({len(self.patterns)} patterns, {self.a.n_states} states, {self.options})"
+
+    cdef _build(self):
+        cdef Automaton* a = &self.a
+        cdef Py_ssize_t n_pat = len(self.patterns), pid, i, length, total = 0, q
+        cdef uint32_t buf[SG_MAX_EXPANSION]
+        cdef int got, k
+        cdef object p
+        for p in self.patterns:
+            total += PyUnicode_GET_LENGTH(p)
+        total = total * SG_MAX_EXPANSION + 1
+
+        # Pass 1: fold every pattern; separators that make up a whole pattern are significant.
+        cdef uint32_t* folded = alloc_u32(total)
+        cdef uint8_t* is_sep = <uint8_t*>calloc(total, 1)
+        cdef uint32_t* folded_start = alloc_u32(n_pat + 1)
+        cdef Py_ssize_t off = 0, start
+        cdef bint only_separators
+        significant = set()
+        try:
+            for pid in range(n_pat):
+                p = self.patterns[pid]
+                length = PyUnicode_GET_LENGTH(p)
+                start = off
+                only_separators = True
+                for i in range(length):
+                    got = fold_codepoint(read_char(p, i), buf, a.fold_numbers)
+                    if got == SG_FOLD_WHITESPACE:
+                        continue
+                    if got == SG_FOLD_SEPARATOR:
+                        folded[off] = buf[0]
+                        is_sep[off] = 1
+                        off += 1
+                    else:
+                        only_separators = False
+                        for k in range(got):
+                            folded[off] = buf[k]
+                            off += 1
+                if only_separators:
+                    for q in range(start, off):
+                        significant.add(folded[q])
+                folded_start[pid + 1] = off
+            self._build_keys(folded, is_sep, folded_start, significant)
+        finally:
+            free(folded); free(is_sep); free(folded_start)
+
+    cdef _build_keys(self, uint32_t* folded, uint8_t* is_sep, uint32_t* folded_start, set significant):
+        """Pass 2: keys (symbols, collapsed runs), then the trie and its links."""
+        cdef Automaton* a = &self.a
+        cdef Py_ssize_t n_pat = len(self.patterns), pid, q, klen, total = folded_start[n_pat]
+        cdef uint32_t c, prev, sym, first_c, last_c
+        symbols = {}
+        cdef uint32_t* keys = alloc_u32(total)
+        cdef uint32_t* runs = alloc_u32(total)
+        cdef uint32_t* key_start = alloc_u32(n_pat + 1)
+        cdef Py_ssize_t koff = 0
+        a.key_len = alloc_u32(n_pat)
+        a.first_class = <uint8_t*>calloc(n_pat + 1, 1)
+        a.last_class = <uint8_t*>calloc(n_pat + 1, 1)
+        a.minrun_start = alloc_u32(n_pat + 1)
+        minrun_pos, minrun_min = [], []
+        unreachable = []
+        try:
+            for pid in range(n_pat):
+                prev = SG_NONE
+                klen = 0
+                first_c = last_c = 0
+                for q in range(folded_start[pid], folded_start[pid + 1]):
+                    c = folded[q]
+                    if is_sep[q] and c not in significant:
+                        continue
+                    if c == prev and a.fold_repeats:
+                        runs[koff - 1] += 1
+                        continue
+                    sym = symbols.get(c, 0)
+                    if sym == 0:
+                        sym = len(symbols) + 1
+                        symbols[c] = sym
+                    keys[koff] = sym
+                    runs[koff] = 1
+                    if klen == 0:
+                        first_c = c
+                    last_c = c
+                    koff += 1
+                    klen += 1
+                    prev = c
+                key_start[pid + 1] = koff
+                a.key_len[pid] = klen
+                if klen == 0:
+                    unreachable.append(pid)
+                    continue
+                a.first_class[pid] = class_of(first_c)
+                a.last_class[pid] = class_of(last_c)
+                if klen > a.max_key_len:
+                    a.max_key_len = klen
+                for q in range(klen):
+                    if runs[key_start[pid] + q] > 1:
+                        minrun_pos.append(q)
+                        minrun_min.append(runs[key_start[pid] + q])
+                a.minrun_start[pid + 1] = len(minrun_pos)
+            self.unreachable = tuple(unreachable)
+            a.minrun_pos = alloc_u32(len(minrun_pos))
+            a.minrun_min = alloc_u32(len(minrun_min))
+            for q in range(len(minrun_pos)):
+                a.minrun_pos[q] = minrun_pos[q]
+                a.minrun_min[q] = minrun_min[q]
+            self._build_symbol_table(symbols)
+            self._build_trie(keys, key_start)
+        finally:
+            free(keys); free(runs); free(key_start)
+
+    cdef _build_symbol_table(self, dict symbols):
+        cdef Automaton* a = &self.a
+        cdef uint32_t c, block, n_blocks = 1
+        block_of = {}
+        for c in symbols:
+            if (c >> 8) not in block_of:
+                block_of[c >> 8] = n_blocks
+                n_blocks += 1
+        a.n_symbols = len(symbols)
+        a.sym_stage1 = <uint16_t*>calloc(0x1100, sizeof(uint16_t))
+        a.sym_stage2 = alloc_u32(n_blocks * 256)  # block 0: all zero, "in no pattern"
+        if a.sym_stage1 == NULL:
+            raise MemoryError()
+        if n_blocks > 0xFFFF:
+            raise ValueError("alphabet too large")
+        for hi, block in block_of.items():
+            a.sym_stage1[hi] = block
+        for c, sym in symbols.items():
+            a.sym_stage2[(block_of[c >> 8] << 8) | (c & 0xFF)] = sym
+
+    cdef _build_trie(self, const uint32_t* keys, const uint32_t* key_start):
+        cdef Automaton* a = &self.a
+        cdef Py_ssize_t n_pat = len(self.patterns), pid, q, i
+        cdef Py_ssize_t total = key_start[n_pat]
+        cdef uint64_t cap = 16, hmask, hkey
+        while cap < <uint64_t>(2 * total + 2):
+            cap <<= 1
+        hmask = cap - 1
+        cdef uint64_t* hkeys = <uint64_t*>calloc(cap, sizeof(uint64_t))
+        cdef uint32_t* hvals = alloc_u32(cap)
+        cdef uint32_t* parent = alloc_u32(total + 1)
+        cdef uint32_t* via = alloc_u32(total + 1)
+        cdef uint32_t* terminal = alloc_u32(n_pat + 1)
+        cdef uint32_t* queue = NULL
+        cdef uint32_t* fill = NULL
+        cdef uint32_t n_states = 1, s, t, sym, slot, f, j, lo, hi, x, y
+        try:
+            if hkeys == NULL:
+                raise MemoryError()
+            # Insert keys; the hash maps (parent, symbol) -> child while building only.
+            with nogil:
+                for pid in range(n_pat):
+                    s = 0
+                    for q in range(key_start[pid], key_start[pid + 1]):
+                        sym = keys[q]
+                        hkey = (<uint64_t>s << 32) | sym
+                        slot = hash_slot(hkey, hmask)
+                        while hkeys[slot] != 0 and hkeys[slot] != hkey:
+                            slot = (slot + 1) & hmask
+                        if hkeys[slot] == 0:
+                            hkeys[slot] = hkey
+                            hvals[slot] = n_states
+                            parent[n_states] = s
+                            via[n_states] = sym
+                            n_states += 1
+                        s = hvals[slot]
+                    terminal[pid] = s if key_start[pid + 1] > key_start[pid] else SG_NONE
+            a.n_states = n_states
+            free(hkeys); hkeys = NULL
+            free(hvals); hvals = NULL
+
+            # Edge lists (CSR), sorted by symbol; the root gets a dense table instead.
+            a.edge_start = alloc_u32(n_states + 1)
+            a.edge_sym = alloc_u32(n_states)
+            a.edge_to = alloc_u32(n_states)
+            a.root_next = alloc_u32(a.n_symbols + 1)
+            a.fail = alloc_u32(n_states)
+            a.dict_link = alloc_u32(n_states)
+            a.out_start = alloc_u32(n_states + 1)
+            a.out_pid = alloc_u32(n_pat)
+            a.emits = <uint8_t*>calloc(n_states, 1)
+            queue = alloc_u32(n_states)
+            fill = alloc_u32(n_states + 1)
+            if a.emits == NULL:
+                raise MemoryError()
+            with nogil:
+                for t in range(1, n_states):
+                    a.edge_start[parent[t] + 1] += 1
+                for s in range(n_states):
+                    a.edge_start[s + 1] += a.edge_start[s]
+                    fill[s] = a.edge_start[s]
+                for t in range(1, n_states):
+                    s = parent[t]
+                    a.edge_sym[fill[s]] = via[t]
+                    a.edge_to[fill[s]] = t
+                    fill[s] += 1
+                    if s == 0:
+                        a.root_next[via[t]] = t
+                for s in range(n_states):
+                    # insertion sort: most states have a handful of children
+                    lo = a.edge_start[s]
+                    hi = a.edge_start[s + 1]
+                    for j in range(lo + 1, hi):
+                        x = a.edge_sym[j]
+                        y = a.edge_to[j]
+                        i = j
+                        while i > lo and a.edge_sym[i - 1] > x:
+                            a.edge_sym[i] = a.edge_sym[i - 1]
+                            a.edge_to[i] = a.edge_to[i - 1]
+                            i -= 1
+                        a.edge_sym[i] = x
+                        a.edge_to[i] = y
+
+                # Outputs per state, pattern ids ascending.
+                for pid in range(n_pat):
+                    if terminal[pid] != SG_NONE:
+                        a.out_start[terminal[pid] + 1] += 1
+                for s in range(n_states):
+                    a.out_start[s + 1] += a.out_start[s]
+                    fill[s] = a.out_start[s]
+                for pid in range(n_pat):
+                    if terminal[pid] != SG_NONE:
+                        a.out_pid[fill[terminal[pid]]] = pid
+                        fill[terminal[pid]] += 1
+
+                # Failure and dictionary links in breadth-first order.
+                lo = 0
+                hi = 0
+                for j in range(a.edge_start[0], a.edge_start[1]):
+                    queue[hi] = a.edge_to[j]
+                    hi += 1
+                while lo < hi:
+                    s = queue[lo]
+                    lo += 1
+                    for j in range(a.edge_start[s], a.edge_start[s + 1]):
+                        t = a.edge_to[j]
+                        f = next_state(a, a.fail[s], a.edge_sym[j])
+                        a.fail[t] = f
+                        a.dict_link[t] = f if a.out_start[f + 1] > a.out_start[f] else a.dict_link[f]
+                        queue[hi] = t
+                        hi += 1
+                for s in range(n_states):
+                    a.emits[s] = a.out_start[s + 1] > a.out_start[s] or a.dict_link[s] != 0
+        finally:
+            free(hkeys); free(hvals); free(parent); free(via); free(terminal)
+            free(queue); free(fill)
+        self.memory_bytes = (
+            0x1100 * 2 + sum_blocks(a) * 4
+            + (a.n_symbols + 1) * 4
+            + (n_states + 1) * 4 * 2 + n_states * 4 * 4 + n_states
+            + n_pat * (4 + 4 + 2) + (n_pat + 1) * 4 * 2
+        )
+
+    # ---- scanning ----------------------------------------------------------------------
+
+    cdef list _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
+                        HitBuffer* hits):
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), got, i
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
+        hits.count = 0
+        if kind == PyUnicode_1BYTE_KIND:
+            got = scan_text(&self.a, <const uint8_t*>data, n, ring, mask, hits, NULL)
+        elif kind == PyUnicode_2BYTE_KIND:
+            got = scan_text(&self.a, <const uint16_t*>data, n, ring, mask, hits, NULL)
+        else:
+            got = scan_text(&self.a, <const uint32_t*>data, n, ring, mask, hits, NULL)
+        if got < 0:
+            raise MemoryError()
+        if hits.count == 0:
+            return []
+        order_hits(hits, longest)
+        return [(hits.hits[i].pid, hits.hits[i].start, hits.hits[i].end) for i in range(hits.count)]
+
+    def find(self, str text not None, bint longest=False):
+        """Hits in one text: a list of (pattern id, start, end), code-point offsets into `text`.
+        Overlapping mode (default): every hit of every pattern, by (start, end, pattern id).
+        longest=True: leftmost-longest, non-overlapping."""
+        return self.find_batch((text,), longest)[0]
+
+    def find_batch(self, texts, bint longest=False):
+        """find() for each text of a sequence, paying the call overhead once."""
+        cdef Py_ssize_t rsize = ring_size(&self.a)
+        cdef KeyElement* ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
+        cdef HitBuffer hits
+        hits.hits = NULL
+        hits.count = 0
+        hits.capacity = 0
+        if ring == NULL:
+            raise MemoryError()
+        results = []
+        try:
+            for text in texts:
+                if not isinstance(text, str):
+                    raise TypeError(f"texts must be str, not {type(text).__name__}")
+                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits))
+        finally:
+            free(ring)
+            free(hits.hits)
+        return results
+
+    def normalize(self, str text not None):
+        """The folded key stream this matcher searches: folded characters with whitespace and
+        separators skipped and (with repeat folding) runs collapsed."""
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, got
+        cdef int kind = PyUnicode_KIND(text)
+        cdef void* data = PyUnicode_DATA(text)
+        cdef Py_ssize_t rsize = ring_size(&self.a)
+        cdef KeyElement* ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
+        cdef uint32_t* keys = <uint32_t*>malloc((n * SG_MAX_EXPANSION + 1) * sizeof(uint32_t))
+        cdef HitBuffer hits
+        hits.hits = NULL
+        hits.count = 0
+        hits.capacity = 0
+        try:
+            if ring == NULL or keys == NULL:
+                raise MemoryError()
+            if kind == PyUnicode_1BYTE_KIND:
+                got = scan_text(&self.a, <const uint8_t*>data, n, ring, rsize - 1, &hits, keys)
+            elif kind == PyUnicode_2BYTE_KIND:
+                got = scan_text(&self.a, <const uint16_t*>data, n, ring, rsize - 1, &hits, keys)
+            else:
+                got = scan_text(&self.a, <const uint32_t*>data, n, ring, rsize - 1, &hits, keys)
+            if got < 0:
+                raise MemoryError()
+            return "".join([chr(keys[i]) for i in range(got)])
+        finally:
+            free(ring); free(keys); free(hits.hits)
+
+
+cdef inline uint32_t read_char(object s, Py_ssize_t i):
+    cdef int kind = PyUnicode_KIND(s)
+    cdef void* data = PyUnicode_DATA(s)
+    if kind == PyUnicode_1BYTE_KIND:
+        return (<uint8_t*>data)[i]
+    if kind == PyUnicode_2BYTE_KIND:
+        return (<uint16_t*>data)[i]
+    return (<uint32_t*>data)[i]
+
+
+cdef Py_ssize_t ring_size(const Automaton* a) noexcept nogil:
+    """Key elements a scan must remember: the longest key, rounded up to a power of two."""
+    cdef Py_ssize_t size = 16
+    while size <= a.max_key_len:
+        size <<= 1
+    return size
+
+
+cdef Py_ssize_t sum_blocks(const Automaton* a) noexcept nogil:
+    cdef Py_ssize_t i, top = 0
+    for i in range(0x1100):
+        if a.sym_stage1[i] > top:
+            top = a.sym_stage1[i]
+    return (top + 1) * 256
+
+
+def _rebuild(patterns, options):
+    return Matcher(patterns, **options)

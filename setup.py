@@ -1,0 +1,48 @@
+"""Builds the native matcher. Metadata lives in pyproject.toml.
+
+The fold table (`fold_table.h`) is generated at build time from `_native/fold_spec.py`
+(Python's Unicode database plus the shipped traditional -> simplified table), so the build needs
+no network and no OpenCC, and is deterministic for a given Python version.
+"""
+import importlib.util
+import os
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+ROOT = Path(__file__).resolve().parent
+NATIVE = ROOT / "_native"
+GENERATED = ROOT / "build" / "native-generated"
+
+
+def generate_fold_table() -> None:
+    header = GENERATED / "fold_table.h"
+    inputs = [NATIVE / "fold_spec.py", NATIVE / "t2s.tsv"]
+    if header.exists() and all(header.stat().st_mtime >= p.stat().st_mtime for p in inputs):
+        return
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    spec = importlib.util.spec_from_file_location("fold_spec", NATIVE / "fold_spec.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_header(header)
+
+
+generate_fold_table()
+
+extensions = [
+    Extension(
+        "stream_guard._matcher",
+        [os.path.relpath(NATIVE / "_matcher.pyx", ROOT)],
+        include_dirs=[os.path.relpath(GENERATED, ROOT)],
+        extra_compile_args=["-O3"],
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={"language_level": "3"},
+        build_dir=str(GENERATED.relative_to(ROOT)),
+    )
+)

@@ -1,0 +1,24 @@
+"""The native multi-pattern matcher: the one typed entry point to `_native/`.
+
+    Matcher(patterns, *, fold_numbers=False, fold_repeats=True, whole_words=True, max_gap=8)
+    .find(text, longest=False) -> list[(pattern_id, start, end)]
+    .find_batch(texts, longest=False) -> list[list[(pattern_id, start, end)]]
+    .normalize(text) -> str
+
+Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python
+fallback: a silently 50x slower matcher is worse than a clear error at import.
+"""
+from __future__ import annotations
+
+try:
+    from stream_guard._matcher import UNIDATA_VERSION, Matcher, fold_codepoint_py
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
+    raise ImportError(
+        "stream_guard's native matcher (stream_guard._matcher) is not built. "
+        "Build it with `pip install .` (or `pip install -e .` in a checkout, or `make build`); "
+        "it needs a C compiler and Cython. Original error: " + str(exc)
+    ) from exc
+
+Hit = tuple[int, int, int]
+
+__all__ = ["Hit", "Matcher", "UNIDATA_VERSION", "fold_codepoint_py"]
