@@ -546,6 +546,11 @@ cdef class Matcher:
                     prev = c
                 key_start[pid + 1] = koff
                 a.key_len[pid] = klen
+                for q in range(klen):
+                    if runs[key_start[pid] + q] > 1:
+                        minrun_pos.append(q)
+                        minrun_min.append(runs[key_start[pid] + q])
+                a.minrun_start[pid + 1] = len(minrun_pos)
                 if klen == 0:
                     unreachable.append(pid)
                     continue
@@ -553,11 +558,6 @@ cdef class Matcher:
                 a.last_class[pid] = class_of(last_c)
                 if klen > a.max_key_len:
                     a.max_key_len = klen
-                for q in range(klen):
-                    if runs[key_start[pid] + q] > 1:
-                        minrun_pos.append(q)
-                        minrun_min.append(runs[key_start[pid] + q])
-                a.minrun_start[pid + 1] = len(minrun_pos)
             self.unreachable = tuple(unreachable)
             a.minrun_pos = alloc_u32(len(minrun_pos))
             a.minrun_min = alloc_u32(len(minrun_min))

@@ -1,0 +1,3 @@
+from stream_guard.cli import main
+
+raise SystemExit(main())

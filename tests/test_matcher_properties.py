@@ -1,0 +1,81 @@
+"""The native matcher agrees with the brute-force oracle on random texts and pattern sets."""
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import oracle
+from stream_guard.matcher import Matcher
+
+# Characters that exercise every folding path: ASCII, full-width, enclosed and circled forms,
+# super/subscripts, traditional and simplified, numerals, separators, zero-width, emoji, astral
+# characters, expansions (⑳, ß) and combining marks.
+ALPHABET = (
+    "abcvxyzAV019 ＡＦｆⒻⓤ⒦①⑴⒈㈠㊄¹₂發紅发红微信薇一二三两幺壹〇零哈嘻"
+    ".@-+【]，。_\u200b\u200d\u202e\u0301😀🙂𠀀𝐀ß⑳½"
+)
+
+texts = st.text(alphabet=ALPHABET, max_size=60)
+options = st.fixed_dictionaries({
+    "fold_numbers": st.booleans(),
+    "fold_repeats": st.booleans(),
+    "whole_words": st.booleans(),
+    "max_gap": st.integers(min_value=0, max_value=4),
+})
+
+
+@st.composite
+def patterns_and_text(draw):
+    text = draw(texts)
+    n = draw(st.integers(min_value=0, max_value=6))
+    patterns = []
+    for _ in range(n):
+        if text and draw(st.booleans()):
+            i = draw(st.integers(min_value=0, max_value=len(text) - 1))
+            j = draw(st.integers(min_value=i, max_value=min(len(text), i + 6)))
+            patterns.append(text[i:j])  # a piece of the text: hits are likely
+        else:
+            patterns.append(draw(st.text(alphabet=ALPHABET, max_size=5)))
+    if patterns and draw(st.booleans()):
+        # prefixes, suffixes and repeats of other patterns
+        base = draw(st.sampled_from(patterns))
+        patterns += [base[:-1], base[1:], base * 2]
+    return patterns, text
+
+
+def check(patterns, text, opts):
+    matcher = Matcher(patterns, **opts)
+    for longest in (False, True):
+        expected = oracle.find(patterns, text, longest=longest, **opts)
+        got = matcher.find(text, longest=longest)
+        assert got == expected, f"{patterns!r} {text!r} {opts!r} longest={longest}"
+
+
+@given(patterns_and_text(), options)
+def test_native_agrees_with_oracle(case, opts):
+    patterns, text = case
+    check(patterns, text, opts)
+
+
+@given(st.lists(texts, max_size=8), st.lists(st.text(alphabet=ALPHABET, max_size=4), max_size=5))
+def test_batch_equals_single_calls(batch, patterns):
+    matcher = Matcher(patterns)
+    for longest in (False, True):
+        assert matcher.find_batch(batch, longest) == [matcher.find(t, longest) for t in batch]
+
+
+def test_long_text_agrees_with_oracle():
+    rng = random.Random(20261123)
+    text = "".join(rng.choice(ALPHABET) for _ in range(100_000))
+    patterns = [text[i:i + rng.randint(1, 6)] for i in rng.sample(range(len(text) - 6), 40)]
+    patterns += ["", "微信", "哈哈", "@@", "a v", "一三"]
+    for opts in ({}, {"fold_numbers": True, "whole_words": False, "max_gap": 2}):
+        check(patterns, text, opts)
+
+
+def test_empty_inputs():
+    assert Matcher([]).find("微信") == []
+    assert Matcher(["微信"]).find("") == []
+    matcher = Matcher(["", "  ", "微信"])
+    assert matcher.unreachable == (0, 1)
+    assert matcher.find("加微信") == [(2, 1, 3)]
