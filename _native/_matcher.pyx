@@ -51,6 +51,8 @@ cdef extern from *:
     #define SG_NONE 0xFFFFFFFFu
     /* Above this many children a state's edges are binary-searched. */
     #define SG_LINEAR_EDGE_SCAN 8u
+    #define SG_EMITS 0x80000000u
+    #define SG_MAX_STATES 0x7FFFFFFFu
     /* 〇, the lowest code point in the numeral table. */
     #define SG_FIRST_NUMERAL 0x3007u
     #define SG_MAX_EXPANSION 4
@@ -69,6 +71,8 @@ cdef extern from *:
     const uint32_t SG_PAYLOAD_MASK
     const uint32_t SG_NONE
     const uint32_t SG_LINEAR_EDGE_SCAN
+    const uint32_t SG_EMITS
+    const uint32_t SG_MAX_STATES
     const uint32_t SG_FIRST_NUMERAL
 
 
@@ -145,23 +149,27 @@ def fold_codepoint_py(int cp, bint fold_numbers=False):
 
 # ---- the automaton --------------------------------------------------------------------------
 
+cdef struct State:
+    uint32_t first_child
+    uint32_t fail_emit  # failure link; top bit: hits end here or at a suffix (EMITS)
+
+
 cdef struct Automaton:
     # folded character -> symbol (0: in no pattern), two-level
     uint16_t* sym_stage1
     uint32_t* sym_stage2
     uint32_t n_symbols
-    # goto: dense at the root, sorted edge lists elsewhere
+    # goto: dense at the root; elsewhere states are numbered breadth-first, so the children of
+    # a state are the consecutive ids [states[s].first_child, states[s + 1].first_child), sorted
+    # by their symbol label[child], and shallow (hot) states share cache lines
     uint32_t* root_next
     uint32_t n_states
-    uint32_t* edge_start
-    uint32_t* edge_sym
-    uint32_t* edge_to
-    uint32_t* fail
+    State* states
+    uint32_t* label
     # outputs: pattern ids ending at a state, and the nearest suffix state with outputs
     uint32_t* out_start
     uint32_t* out_pid
     uint32_t* dict_link
-    uint8_t* emits
     # per pattern
     uint32_t* key_len
     uint8_t* first_class
@@ -182,22 +190,26 @@ cdef inline uint32_t symbol_of(const Automaton* a, uint32_t c) noexcept nogil:
 
 
 cdef inline uint32_t child_of(const Automaton* a, uint32_t s, uint32_t sym) noexcept nogil:
-    cdef uint32_t lo = a.edge_start[s], hi = a.edge_start[s + 1], mid
+    cdef uint32_t lo = a.states[s].first_child, end = a.states[s + 1].first_child, hi = end, mid
     if hi - lo <= SG_LINEAR_EDGE_SCAN:
         while lo < hi:
-            if a.edge_sym[lo] == sym:
-                return a.edge_to[lo]
+            if a.label[lo] == sym:
+                return lo
             lo += 1
         return 0
     while lo < hi:
         mid = (lo + hi) >> 1
-        if a.edge_sym[mid] < sym:
+        if a.label[mid] < sym:
             lo = mid + 1
         else:
             hi = mid
-    if lo < a.edge_start[s + 1] and a.edge_sym[lo] == sym:
-        return a.edge_to[lo]
+    if lo < end and a.label[lo] == sym:
+        return lo
     return 0
+
+
+cdef inline bint emits(const Automaton* a, uint32_t s) noexcept nogil:
+    return (a.states[s].fail_emit & SG_EMITS) != 0
 
 
 cdef inline uint32_t next_state(const Automaton* a, uint32_t s, uint32_t sym) noexcept nogil:
@@ -206,7 +218,7 @@ cdef inline uint32_t next_state(const Automaton* a, uint32_t s, uint32_t sym) no
         t = child_of(a, s, sym)
         if t != 0:
             return t
-        s = a.fail[s]
+        s = a.states[s].fail_emit & ~SG_EMITS
     return a.root_next[sym]
 
 
@@ -315,7 +327,7 @@ cdef Py_ssize_t scan_text(const Automaton* a, const text_unit* data, Py_ssize_t 
                     gap += 1
                     if gap > a.max_gap:
                         # Too far apart to be one hit: close the element and start afresh.
-                        if a.emits[state] and emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
+                        if emits(a, state) and emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
                             return -1
                         state = 0
                         prev = SG_NONE
@@ -330,7 +342,7 @@ cdef Py_ssize_t scan_text(const Automaton* a, const text_unit* data, Py_ssize_t 
                 el.end = i + 1
                 el.run += 1
                 continue
-            if prev != SG_NONE and a.emits[state]:
+            if prev != SG_NONE and emits(a, state):
                 if emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
                     return -1
             el = &ring[count & mask]
@@ -343,7 +355,7 @@ cdef Py_ssize_t scan_text(const Automaton* a, const text_unit* data, Py_ssize_t 
             prev = c
             sym = symbol_of(a, c)
             state = next_state(a, state, sym) if sym != 0 else 0
-    if prev != SG_NONE and a.emits[state]:
+    if prev != SG_NONE and emits(a, state):
         if emit_hits(a, state, count - 1, ring, mask, data, n, hits) < 0:
             return -1
     return count
@@ -440,8 +452,8 @@ cdef class Matcher:
     def __dealloc__(self):
         cdef Automaton* a = &self.a
         free(a.sym_stage1); free(a.sym_stage2); free(a.root_next)
-        free(a.edge_start); free(a.edge_sym); free(a.edge_to); free(a.fail)
-        free(a.out_start); free(a.out_pid); free(a.dict_link); free(a.emits)
+        free(a.states); free(a.label)
+        free(a.out_start); free(a.out_pid); free(a.dict_link)
         free(a.key_len); free(a.first_class); free(a.last_class)
         free(a.minrun_start); free(a.minrun_pos); free(a.minrun_min)
 
@@ -591,24 +603,29 @@ cdef class Matcher:
 
     cdef _build_trie(self, const uint32_t* keys, const uint32_t* key_start):
         cdef Automaton* a = &self.a
-        cdef Py_ssize_t n_pat = len(self.patterns), pid, q, i
+        cdef Py_ssize_t n_pat = len(self.patterns), pid, q
         cdef Py_ssize_t total = key_start[n_pat]
         cdef uint64_t cap = 16, hmask, hkey
         while cap < <uint64_t>(2 * total + 2):
             cap <<= 1
         hmask = cap - 1
+        if total + 1 > SG_MAX_STATES:
+            raise ValueError("pattern set too large")
         cdef uint64_t* hkeys = <uint64_t*>calloc(cap, sizeof(uint64_t))
         cdef uint32_t* hvals = alloc_u32(cap)
         cdef uint32_t* parent = alloc_u32(total + 1)
         cdef uint32_t* via = alloc_u32(total + 1)
         cdef uint32_t* terminal = alloc_u32(n_pat + 1)
-        cdef uint32_t* queue = NULL
+        cdef uint32_t* child_start = NULL
+        cdef uint32_t* children = NULL
+        cdef uint32_t* renumber = NULL
         cdef uint32_t* fill = NULL
-        cdef uint32_t n_states = 1, s, t, sym, slot, f, j, lo, hi, x, y
+        cdef uint32_t n_states = 1, s, t, u, sym, slot, f, j, lo, hi, x, i, next_id
         try:
             if hkeys == NULL:
                 raise MemoryError()
-            # Insert keys; the hash maps (parent, symbol) -> child while building only.
+            # Insert keys into a trie numbered in insertion order; the hash maps
+            # (parent, symbol) -> child while building only.
             with nogil:
                 for pid in range(n_pat):
                     s = 0
@@ -630,51 +647,62 @@ cdef class Matcher:
             free(hkeys); hkeys = NULL
             free(hvals); hvals = NULL
 
-            # Edge lists (CSR), sorted by symbol; the root gets a dense table instead.
-            a.edge_start = alloc_u32(n_states + 1)
-            a.edge_sym = alloc_u32(n_states)
-            a.edge_to = alloc_u32(n_states)
+            # Children per state (insertion ids), sorted by symbol.
+            child_start = alloc_u32(n_states + 1)
+            children = alloc_u32(n_states)
+            fill = alloc_u32(n_states + 1)
+            renumber = alloc_u32(n_states)
+            a.states = <State*>calloc(n_states + 1, sizeof(State))
+            a.label = alloc_u32(n_states)
             a.root_next = alloc_u32(a.n_symbols + 1)
-            a.fail = alloc_u32(n_states)
             a.dict_link = alloc_u32(n_states)
             a.out_start = alloc_u32(n_states + 1)
             a.out_pid = alloc_u32(n_pat)
-            a.emits = <uint8_t*>calloc(n_states, 1)
-            queue = alloc_u32(n_states)
-            fill = alloc_u32(n_states + 1)
-            if a.emits == NULL:
+            if a.states == NULL:
                 raise MemoryError()
             with nogil:
                 for t in range(1, n_states):
-                    a.edge_start[parent[t] + 1] += 1
+                    child_start[parent[t] + 1] += 1
                 for s in range(n_states):
-                    a.edge_start[s + 1] += a.edge_start[s]
-                    fill[s] = a.edge_start[s]
+                    child_start[s + 1] += child_start[s]
+                    fill[s] = child_start[s]
                 for t in range(1, n_states):
-                    s = parent[t]
-                    a.edge_sym[fill[s]] = via[t]
-                    a.edge_to[fill[s]] = t
-                    fill[s] += 1
-                    if s == 0:
-                        a.root_next[via[t]] = t
+                    children[fill[parent[t]]] = t
+                    fill[parent[t]] += 1
                 for s in range(n_states):
                     # insertion sort: most states have a handful of children
-                    lo = a.edge_start[s]
-                    hi = a.edge_start[s + 1]
+                    lo = child_start[s]
+                    hi = child_start[s + 1]
                     for j in range(lo + 1, hi):
-                        x = a.edge_sym[j]
-                        y = a.edge_to[j]
+                        x = children[j]
                         i = j
-                        while i > lo and a.edge_sym[i - 1] > x:
-                            a.edge_sym[i] = a.edge_sym[i - 1]
-                            a.edge_to[i] = a.edge_to[i - 1]
+                        while i > lo and via[children[i - 1]] > via[x]:
+                            children[i] = children[i - 1]
                             i -= 1
-                        a.edge_sym[i] = x
-                        a.edge_to[i] = y
+                        children[i] = x
+
+                # Renumber breadth-first: `fill` is the queue of insertion ids, so position in
+                # the queue is the new id and each state's children get consecutive ids.
+                fill[0] = 0
+                renumber[0] = 0
+                next_id = 1
+                for u in range(n_states):
+                    s = fill[u]
+                    a.states[u].first_child = next_id
+                    for j in range(child_start[s], child_start[s + 1]):
+                        t = children[j]
+                        fill[next_id] = t
+                        renumber[t] = next_id
+                        a.label[next_id] = via[t]
+                        next_id += 1
+                a.states[n_states].first_child = n_states
+                for j in range(a.states[0].first_child, a.states[1].first_child):
+                    a.root_next[a.label[j]] = j
 
                 # Outputs per state, pattern ids ascending.
                 for pid in range(n_pat):
                     if terminal[pid] != SG_NONE:
+                        terminal[pid] = renumber[terminal[pid]]
                         a.out_start[terminal[pid] + 1] += 1
                 for s in range(n_states):
                     a.out_start[s + 1] += a.out_start[s]
@@ -684,37 +712,28 @@ cdef class Matcher:
                         a.out_pid[fill[terminal[pid]]] = pid
                         fill[terminal[pid]] += 1
 
-                # Failure and dictionary links in breadth-first order.
-                lo = 0
-                hi = 0
-                for j in range(a.edge_start[0], a.edge_start[1]):
-                    queue[hi] = a.edge_to[j]
-                    hi += 1
-                while lo < hi:
-                    s = queue[lo]
-                    lo += 1
-                    for j in range(a.edge_start[s], a.edge_start[s + 1]):
-                        t = a.edge_to[j]
-                        f = next_state(a, a.fail[s], a.edge_sym[j])
-                        a.fail[t] = f
+                # Failure and dictionary links: ids are breadth-first, so a state's failure
+                # target (shallower) is always final before the state's children need it.
+                for u in range(n_states):
+                    for t in range(a.states[u].first_child, a.states[u + 1].first_child):
+                        f = 0 if u == 0 else next_state(a, a.states[u].fail_emit & ~SG_EMITS, a.label[t])
+                        a.states[t].fail_emit = f
                         a.dict_link[t] = f if a.out_start[f + 1] > a.out_start[f] else a.dict_link[f]
-                        queue[hi] = t
-                        hi += 1
-                for s in range(n_states):
-                    a.emits[s] = a.out_start[s + 1] > a.out_start[s] or a.dict_link[s] != 0
+                        if a.out_start[t + 1] > a.out_start[t] or a.dict_link[t] != 0:
+                            a.states[t].fail_emit |= SG_EMITS
         finally:
             free(hkeys); free(hvals); free(parent); free(via); free(terminal)
-            free(queue); free(fill)
+            free(child_start); free(children); free(renumber); free(fill)
         self.memory_bytes = (
             0x1100 * 2 + sum_blocks(a) * 4
             + (a.n_symbols + 1) * 4
-            + (n_states + 1) * 4 * 2 + n_states * 4 * 4 + n_states
+            + (n_states + 1) * sizeof(State) + n_states * 4 * 3
             + n_pat * (4 + 4 + 2) + (n_pat + 1) * 4 * 2
         )
 
     # ---- scanning ----------------------------------------------------------------------
 
-    cdef list _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
+    cdef tuple _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
                         HitBuffer* hits):
         cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), got, i
         cdef int kind = PyUnicode_KIND(text)
@@ -729,18 +748,20 @@ cdef class Matcher:
         if got < 0:
             raise MemoryError()
         if hits.count == 0:
-            return []
+            return ()  # the shared empty tuple: most messages allocate nothing
         order_hits(hits, longest)
-        return [(hits.hits[i].pid, hits.hits[i].start, hits.hits[i].end) for i in range(hits.count)]
+        return tuple([(hits.hits[i].pid, hits.hits[i].start, hits.hits[i].end)
+                      for i in range(hits.count)])
 
     def find(self, str text not None, bint longest=False):
-        """Hits in one text: a list of (pattern id, start, end), code-point offsets into `text`.
+        """Hits in one text: a tuple of (pattern id, start, end), code-point offsets into `text`.
         Overlapping mode (default): every hit of every pattern, by (start, end, pattern id).
         longest=True: leftmost-longest, non-overlapping."""
         return self.find_batch((text,), longest)[0]
 
     def find_batch(self, texts, bint longest=False):
-        """find() for each text of a sequence, paying the call overhead once."""
+        """find() for each text of a sequence, paying the call overhead once: a list with one
+        tuple of hits per text."""
         cdef Py_ssize_t rsize = ring_size(&self.a)
         cdef KeyElement* ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
         cdef HitBuffer hits

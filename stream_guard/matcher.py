@@ -1,8 +1,8 @@
 """The native multi-pattern matcher: the one typed entry point to `_native/`.
 
     Matcher(patterns, *, fold_numbers=False, fold_repeats=True, whole_words=True, max_gap=8)
-    .find(text, longest=False) -> list[(pattern_id, start, end)]
-    .find_batch(texts, longest=False) -> list[list[(pattern_id, start, end)]]
+    .find(text, longest=False) -> tuple[(pattern_id, start, end), ...]
+    .find_batch(texts, longest=False) -> list[tuple[(pattern_id, start, end), ...]]
     .normalize(text) -> str
 
 Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python

@@ -94,7 +94,7 @@ def char_class_at(text, index, fold_numbers, last: bool) -> int:
 
 
 def find(patterns, text, *, fold_numbers=False, fold_repeats=True, whole_words=True,
-         max_gap=8, longest=False) -> list[tuple[int, int, int]]:
+         max_gap=8, longest=False) -> tuple[tuple[int, int, int], ...]:
     significant = significant_separators(patterns, fold_numbers)
     stream = key_stream(text, significant, fold_numbers, fold_repeats, max_gap)
     hits = set()
@@ -120,10 +120,10 @@ def find(patterns, text, *, fold_numbers=False, fold_repeats=True, whole_words=T
                     continue
             hits.add((pid, start, end))
     if not longest:
-        return sorted(hits, key=lambda h: (h[1], h[2], h[0]))
+        return tuple(sorted(hits, key=lambda h: (h[1], h[2], h[0])))
     chosen, reach = [], -1
     for hit in sorted(hits, key=lambda h: (h[1], -h[2], h[0])):
         if hit[1] >= reach:
             chosen.append(hit)
             reach = hit[2]
-    return chosen
+    return tuple(chosen)

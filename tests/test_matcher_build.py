@@ -54,7 +54,7 @@ def test_build_is_deterministic_and_pickles():
     assert a.state_count == b.state_count and a.memory_bytes == b.memory_bytes
     text = "加V信 微微信 不开發票 嘻嘻哈哈 @@ f.u.c.k"
     clone = pickle.loads(pickle.dumps(a))
-    assert clone.find(text) == a.find(text) == b.find(text) != []
+    assert clone.find(text) == a.find(text) == b.find(text) != ()
     assert clone.options == a.options
 
 

@@ -102,7 +102,7 @@ def test_case(patterns, text, options, longest, expected):
 def test_offsets_are_code_points_of_the_original_text():
     # astral characters before the hit must count as one each
     text = "𠀀😀Ｗｅｉ　ｘｉｎ"
-    assert Matcher(["weixin"]).find(text) == [(0, 2, 9)]
+    assert Matcher(["weixin"]).find(text) == ((0, 2, 9),)
 
 
 def test_normalize_shows_the_folded_stream():
@@ -112,7 +112,7 @@ def test_normalize_shows_the_folded_stream():
 
 
 def test_pattern_ids_with_identical_keys_all_hit():
-    assert Matcher(["微信", "微 信", "薇信"]).find("微信") == [(0, 0, 2), (1, 0, 2)]
+    assert Matcher(["微信", "微 信", "薇信"]).find("微信") == ((0, 0, 2), (1, 0, 2))
 
 
 def test_bad_arguments():

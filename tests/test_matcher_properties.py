@@ -74,8 +74,8 @@ def test_long_text_agrees_with_oracle():
 
 
 def test_empty_inputs():
-    assert Matcher([]).find("微信") == []
-    assert Matcher(["微信"]).find("") == []
+    assert Matcher([]).find("微信") == ()
+    assert Matcher(["微信"]).find("") == ()
     matcher = Matcher(["", "  ", "微信"])
     assert matcher.unreachable == (0, 1)
-    assert matcher.find("加微信") == [(2, 1, 3)]
+    assert matcher.find("加微信") == ((2, 1, 3),)
