@@ -19,6 +19,7 @@ from libc.string cimport memset
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void*)
     int PyUnicode_KIND(object)
     void* PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
@@ -750,8 +751,7 @@ cdef class Matcher:
         if hits.count == 0:
             return ()  # the shared empty tuple: most messages allocate nothing
         order_hits(hits, longest)
-        return tuple([(hits.hits[i].pid, hits.hits[i].start, hits.hits[i].end)
-                      for i in range(hits.count)])
+        return hits_as_tuple(hits)
 
     def find(self, str text not None, bint longest=False):
         """Hits in one text: a tuple of (pattern id, start, end), code-point offsets into `text`.
@@ -808,6 +808,22 @@ cdef class Matcher:
             return "".join([chr(keys[i]) for i in range(got)])
         finally:
             free(ring); free(keys); free(hits.hits)
+
+
+cdef tuple hits_as_tuple(const HitBuffer* hits):
+    """Hits as a tuple of (pattern id, start, end) tuples, untracked by the garbage collector:
+    tuples of ints cannot form cycles, and a batch makes tens of thousands of them, which would
+    otherwise set off collections that scan everything the caller holds."""
+    cdef Py_ssize_t i
+    cdef tuple hit
+    cdef list out = []
+    for i in range(hits.count):
+        hit = (hits.hits[i].pid, hits.hits[i].start, hits.hits[i].end)
+        PyObject_GC_UnTrack(<void*>hit)
+        out.append(hit)
+    cdef tuple result = tuple(out)
+    PyObject_GC_UnTrack(<void*>result)
+    return result
 
 
 cdef inline uint32_t read_char(object s, Py_ssize_t i):
