@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from stream_guard import __version__
+from stream_guard import __version__, rules_cli
 
 
 def _read_lines(path: str) -> list[str]:
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--max-gap", type=int, default=8,
                        help="most separators skipped inside one hit (default 8)")
     match.set_defaults(run=cmd_match)
+    rules_cli.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,282 @@
+"""Built-in detectors: hand-written linear scanners for numbers, ids, links and fillers.
+
+No regular expressions touch message text. Each message gets one `TextView`: two one-to-one
+`str.translate` passes (C speed, offsets unchanged) give an ASCII view (full-width forms,
+Chinese numerals and 幺 as digits, 。 as a dot) and a shape view (`d` digit, `a` letter, `s` a
+separator that may sit inside a number, `.`, `@`, `_`). Detectors first ask the shape view cheap
+questions (`count("d")`, `"@" in`) so that the common message costs a few hundred nanoseconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+Span = tuple[int, int]
+
+_DIGIT_FORMS = {
+    **{chr(0xFF10 + i): str(i) for i in range(10)},          # full-width
+    **{chr(0x2460 + i): str(i + 1) for i in range(9)},       # ① .. ⑨
+    **{chr(0x2474 + i): str(i + 1) for i in range(9)},       # ⑴ .. ⑼
+    **{chr(0x2488 + i): str(i + 1) for i in range(9)},       # ⒈ .. ⒐
+    **{chr(0x2776 + i): str(i + 1) for i in range(9)},       # ❶ .. ❾
+    "⓪": "0", "⓿": "0",
+    **dict(zip("〇零一二三四五六七八九", "00123456789", strict=True)),
+    **dict(zip("幺壹贰貳叁參肆伍陆陸柒捌玖两兩", "112233456678922", strict=True)),
+}
+_ASCII = {
+    **{chr(0xFF01 + i): chr(0x21 + i) for i in range(0x5E)},  # full-width ASCII forms
+    **_DIGIT_FORMS,
+    "。": ".", "｡": ".", "—": "-", "\u3000": " ",
+}
+ASCII_FOLD = str.maketrans(_ASCII)
+SHAPE = str.maketrans({
+    **{c: "d" for c in "0123456789"},
+    **{c: "a" for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+    " ": "s", "-": "s", "\t": "s", "\u00a0": "s", "·": "s",
+})
+
+ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+HOST_CHARS = ALNUM | {"-"}
+EMAIL_LOCAL = ALNUM | set("._%+-")
+WECHAT_CHARS = ALNUM | {"_", "-"}
+TLDS = frozenset("""com cn net org cc top xyz vip shop io me hk tw info co biz club site online store
+app link ltd tech wang ink pub live fun icu mobi asia tv""".split())
+URL_SCHEMES = ("http://", "https://", "www.")
+MOBILE_SECOND_DIGIT = frozenset("3456789")
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+@dataclass(frozen=True)
+class NumberRun:
+    start: int
+    end: int
+    digits: str
+
+
+class TextView:
+    """The views of one message the detectors share; each is computed at most once."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    @cached_property
+    def ascii(self) -> str:
+        return self.text.translate(ASCII_FOLD)
+
+    @cached_property
+    def shape(self) -> str:
+        return self.ascii.translate(SHAPE)
+
+    @cached_property
+    def number_runs(self) -> tuple[NumberRun, ...]:
+        """Maximal runs of digits, where one separator (space, dash, dot) may stand between two
+        digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四... A run followed by x/X keeps it
+        (ID numbers end in X)."""
+        shape, ascii_text = self.shape, self.ascii
+        if shape.count("d") < 5:
+            return ()
+        runs = []
+        n = len(shape)
+        i = shape.find("d")
+        while i != -1:
+            start = i
+            digits = [ascii_text[i]]
+            j = i + 1
+            while j < n:
+                c = shape[j]
+                if c == "d":
+                    digits.append(ascii_text[j])
+                    j += 1
+                elif c in "s." and j + 1 < n and shape[j + 1] == "d":
+                    j += 1
+                else:
+                    break
+            if j < n and ascii_text[j] in "xX":
+                digits.append("X")
+                j += 1
+            runs.append(NumberRun(start, j, "".join(digits)))
+            i = shape.find("d", j)
+        return tuple(runs)
+
+
+def within_reach(span: Span, context: list[Span], within: int) -> bool:
+    """At most `within` characters between the span and some context span."""
+    return any(max(span[0] - c[1], c[0] - span[1]) <= within for c in context)
+
+
+def _mobile(digits: str) -> bool:
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    return len(digits) == 11 and digits[0] == "1" and digits[1] in MOBILE_SECOND_DIGIT
+
+
+def mobile_phone(view: TextView) -> list[Span]:
+    return [(r.start, r.end) for r in view.number_runs if _mobile(r.digits)]
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def bank_card(view: TextView) -> list[Span]:
+    return [(r.start, r.end) for r in view.number_runs
+            if 13 <= len(r.digits) <= 19 and r.digits.isdigit() and r.digits[0] != "0"
+            and luhn_valid(r.digits)]
+
+
+def id_card_valid(number: str) -> bool:
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    month, day = int(number[10:12]), int(number[12:14])
+    if not (1 <= month <= 12 and 1 <= day <= 31 and number[6:8] in ("18", "19", "20")):
+        return False
+    check = sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS)) % 11
+    return ID_CHECK[check] == number[17].upper()
+
+
+def id_card(view: TextView) -> list[Span]:
+    return [(r.start, r.end) for r in view.number_runs if id_card_valid(r.digits)]
+
+
+def qq_number(view: TextView, context: list[Span], within: int) -> list[Span]:
+    if not context:
+        return []
+    return [(r.start, r.end) for r in view.number_runs
+            if 5 <= len(r.digits) <= 11 and r.digits.isdigit() and r.digits[0] != "0"
+            and within_reach((r.start, r.end), context, within)]
+
+
+def wechat_id(view: TextView, context: list[Span], within: int) -> list[Span]:
+    """An id (a letter, then 5-19 letters, digits, _ or -) or a mobile number, within `within`
+    characters after or before a WeChat word."""
+    if not context:
+        return []
+    found = [(r.start, r.end) for r in view.number_runs
+             if _mobile(r.digits) and within_reach((r.start, r.end), context, within)]
+    text = view.ascii
+    n = len(text)
+    for c_start, c_end in context:
+        lo, hi = max(0, c_start - within - 20), min(n, c_end + within + 20)
+        i = lo
+        while i < hi:
+            if text[i] in ALNUM and (i == 0 or text[i - 1] not in WECHAT_CHARS):
+                j = i
+                while j < n and text[j] in WECHAT_CHARS:
+                    j += 1
+                token = text[i:j]
+                if token[0].isalpha() and 6 <= len(token) <= 20 and \
+                        any(ch.isdigit() or ch in "_-" for ch in token) and \
+                        within_reach((i, j), [(c_start, c_end)], within):
+                    found.append((i, j))
+                i = j
+            else:
+                i += 1
+    return sorted(set(found))
+
+
+def email(view: TextView) -> list[Span]:
+    text = view.ascii
+    if "@" not in text:
+        return []
+    found = []
+    n = len(text)
+    at = text.find("@")
+    while at != -1:
+        i = at
+        while i > 0 and text[i - 1] in EMAIL_LOCAL:
+            i -= 1
+        j = at + 1
+        while j < n and (text[j] in HOST_CHARS or (text[j] == "." and j + 1 < n and text[j + 1] in ALNUM)):
+            j += 1
+        host = text[at + 1:j].lower()
+        if i < at and "." in host and host.rsplit(".", 1)[1].isalpha() and len(host.rsplit(".", 1)[1]) >= 2:
+            found.append((i, j))
+        at = text.find("@", j)
+    return found
+
+
+def _allowed(host: str, allow: tuple[str, ...]) -> bool:
+    return any(host == d or host.endswith("." + d) for d in allow)
+
+
+def url(view: TextView, allow_domains: tuple[str, ...]) -> list[Span]:
+    """Links with a scheme or www., and bare domains ending in a common top-level domain,
+    whose host is not one of the platform's own."""
+    text = view.ascii
+    if "." not in text:
+        return []
+    lower = text.lower()
+    n = len(lower)
+    found = []
+    dot = lower.find(".")
+    consumed = -1
+    while dot != -1:
+        if dot > consumed and 0 < dot < n - 1 and lower[dot - 1] in HOST_CHARS and lower[dot + 1] in ALNUM:
+            i = dot
+            while i > 0 and (lower[i - 1] in HOST_CHARS or (lower[i - 1] == "." and i > 1 and lower[i - 2] in ALNUM)):
+                i -= 1
+            j = dot + 1
+            while j < n and (lower[j] in HOST_CHARS or (lower[j] == "." and j + 1 < n and lower[j + 1] in ALNUM)):
+                j += 1
+            host = lower[i:j]
+            tld = host.rsplit(".", 1)[1]
+            start = i
+            for scheme in URL_SCHEMES[:2]:
+                if lower.endswith(scheme, 0, i):
+                    start = i - len(scheme)
+            end = j
+            while end < n and lower[end] not in " \t\n，。；;、）)\"'<>" and ord(lower[end]) < 128:
+                end += 1  # path and query of a link
+            has_scheme = start < i or host.startswith("www.")
+            if (has_scheme or tld in TLDS) and (i == 0 or lower[i - 1] not in "@") \
+                    and not _allowed(host.removeprefix("www."), allow_domains) and any(c.isalpha() for c in tld):
+                found.append((start, end))
+            consumed = end
+        dot = lower.find(".", dot + 1)
+    return found
+
+
+def short_filler(text: str, words: tuple[str, ...], max_chars: int) -> list[Span]:
+    """The whole message, when it is shorter than max_chars once punctuation, symbols and spaces
+    are set aside, and is made only of filler words."""
+    if len(text) > 4 * max_chars:
+        return []
+    core = "".join(ch for ch in text if ch.isalnum())
+    if not core or len(core) >= max_chars:
+        return []
+    # can `core` be cut into words? (a tiny dynamic programme: core has < max_chars characters)
+    reachable = [True] + [False] * len(core)
+    for i in range(len(core)):
+        if reachable[i]:
+            for w in words:
+                if core.startswith(w, i):
+                    reachable[i + len(w)] = True
+    return [(0, len(text))] if reachable[-1] else []
+
+
+def mask_personal_data(view: TextView) -> str:
+    """The text with every digit of a number run of five or more digits, and the local part of
+    e-mail addresses, replaced by `*` (same length, so spans stay valid)."""
+    chars = list(view.text)
+    masked = False
+    for run in view.number_runs:
+        if len(run.digits) >= 5:
+            for k in range(run.start, run.end):
+                if view.shape[k] in "da":
+                    chars[k] = "*"
+                    masked = True
+    for start, end in email(view):
+        at = view.ascii.find("@", start)
+        for k in range(start, at):
+            chars[k] = "*"
+            masked = True
+    return "".join(chars) if masked else view.text

@@ -1,0 +1,396 @@
+"""Rule packs: read `rules/*.toml`, validate them, resolve includes and overrides.
+
+Everything a pack says is checked here, so the evaluator can trust what it gets. Problems are
+collected (not raised one by one) as `file:rule: message` lines, the form `rules check` prints.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+CATEGORIES = (
+    "invoice_refusal", "free_shipping_breach", "out_of_stock", "payment_refusal",
+    "off_platform_payment", "contact_diversion", "competitor_platform", "absolute_claim",
+    "abuse", "privacy_leak", "curt_reply", "order_closing",
+)
+SEVERITIES = ("critical", "high", "medium", "low")
+ACTIONS = ("block", "review", "log")
+SENDERS = ("buyer", "agent", "bot", "system")
+PLATFORMS = ("taobao", "tmall", "pinduoduo", "jd", "douyin")
+DEFAULT_ROLES = ("agent", "bot")
+MIN_EXAMPLES = 3
+
+PACK_KEYS = {"platform", "include", "exclude", "allow_domains", "description"}
+RULE_KEYS = {
+    "id", "category", "severity", "source", "penalty", "roles", "description",
+    "any", "unless", "near", "when", "detector", "examples",
+}
+PENALTY_KEYS = {"points", "fine_cny", "action"}
+NEAR_KEYS = {"within", "groups"}
+EXAMPLE_KEYS = {"text", "meta", "role"}
+# detector name -> the parameters it takes
+DETECTOR_PARAMS = {
+    "mobile_phone": {"context", "within"},
+    "qq_number": {"context", "within"},
+    "wechat_id": {"context", "within"},
+    "url": set(),
+    "email": set(),
+    "bank_card": {"context", "within"},
+    "id_card": set(),
+    "short_filler": {"words", "max_chars"},
+}
+NEEDS_CONTEXT = {"qq_number", "wechat_id"}
+
+
+def default_rules_dir() -> Path:
+    """STREAM_GUARD_RULES, else the `rules/` folder of the checkout or image."""
+    env = os.environ.get("STREAM_GUARD_RULES")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "rules"
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    meta: tuple[tuple[str, Any], ...] = ()
+    role: str = "agent"
+
+
+@dataclass(frozen=True)
+class Near:
+    within: int
+    groups: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Detector:
+    name: str
+    context: tuple[str, ...] = ()
+    within: int = 8
+    words: tuple[str, ...] = ()
+    max_chars: int = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    category: str
+    severity: str
+    source: str
+    points: int
+    fine_cny: int
+    action: str
+    origin: str  # the file the rule was written in
+    roles: frozenset[str] = frozenset(DEFAULT_ROLES)
+    description: str = ""
+    any: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    near: tuple[Near, ...] = ()
+    when: tuple[tuple[str, Any], ...] = ()
+    detector: Detector | None = None
+    hit_examples: tuple[Example, ...] = ()
+    clean_examples: tuple[Example, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pack:
+    platform: str
+    rules: tuple[Rule, ...]
+    allow_domains: tuple[str, ...]
+    version: str
+    files: tuple[str, ...] = field(default=())
+
+
+class PackError(Exception):
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Problems(list):
+    def add(self, file: str, rule: str, message: str) -> None:
+        self.append(f"{file}:{rule}: {message}")
+
+
+def _read(path: Path, problems: _Problems) -> dict | None:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        problems.add(path.name, "-", f"cannot read: {exc.strerror}")
+    except tomllib.TOMLDecodeError as exc:
+        problems.add(path.name, "-", f"invalid TOML: {exc}")
+    return None
+
+
+def _strings(value, file, rule, key, problems) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.add(file, rule, f"{key} must be a list of strings")
+        return ()
+    for v in value:
+        if not v.strip():
+            problems.add(file, rule, f"{key} has an empty phrase")
+    return tuple(v for v in value if v.strip())
+
+
+def _int(value, file, rule, key, problems, minimum=0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        problems.add(file, rule, f"{key} must be an integer >= {minimum}")
+        return minimum
+    return value
+
+
+def _examples(value, file, rule, key, problems) -> tuple[Example, ...]:
+    if not isinstance(value, list):
+        problems.add(file, rule, f"examples.{key} must be a list")
+        return ()
+    out = []
+    for item in value:
+        if isinstance(item, str):
+            out.append(Example(item))
+        elif isinstance(item, dict) and isinstance(item.get("text"), str):
+            unknown = set(item) - EXAMPLE_KEYS
+            if unknown:
+                problems.add(file, rule, f"examples.{key}: unknown keys {sorted(unknown)}")
+            meta = item.get("meta", {})
+            role = item.get("role", "agent")
+            if not isinstance(meta, dict) or role not in SENDERS:
+                problems.add(file, rule, f"examples.{key}: bad meta or role in {item!r}")
+                continue
+            out.append(Example(item["text"], tuple(sorted(meta.items())), role))
+        else:
+            problems.add(file, rule, f"examples.{key}: {item!r} is neither a string nor a table with text")
+    return tuple(out)
+
+
+def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not rid:
+        problems.add(file, "-", "a rule without an id")
+        return None
+    unknown = set(raw) - RULE_KEYS
+    if unknown:
+        problems.add(file, rid, f"unknown keys {sorted(unknown)}")
+    category = raw.get("category")
+    if category not in CATEGORIES:
+        problems.add(file, rid, f"unknown category {category!r}")
+    severity = raw.get("severity")
+    if severity not in SEVERITIES:
+        problems.add(file, rid, f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    source = raw.get("source")
+    if not isinstance(source, str) or not source:
+        problems.add(file, rid, "source (a PLATFORM_RULES id) is missing")
+    penalty = raw.get("penalty", {})
+    if not isinstance(penalty, dict):
+        problems.add(file, rid, "penalty must be a table")
+        penalty = {}
+    if set(penalty) - PENALTY_KEYS:
+        problems.add(file, rid, f"penalty: unknown keys {sorted(set(penalty) - PENALTY_KEYS)}")
+    action = penalty.get("action")
+    if action not in ACTIONS:
+        problems.add(file, rid, f"penalty.action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    roles = raw.get("roles", list(DEFAULT_ROLES))
+    if not isinstance(roles, list) or not roles or any(r not in SENDERS for r in roles):
+        problems.add(file, rid, f"roles must be a non-empty list of {', '.join(SENDERS)}")
+        roles = list(DEFAULT_ROLES)
+
+    near = []
+    for clause in raw.get("near", []):
+        if not isinstance(clause, dict) or set(clause) - NEAR_KEYS or "groups" not in clause:
+            problems.add(file, rid, f"near clause {clause!r} needs exactly within and groups")
+            continue
+        groups = clause["groups"]
+        if not isinstance(groups, list) or len(groups) < 2:
+            problems.add(file, rid, "near needs at least two groups")
+            continue
+        near.append(Near(
+            _int(clause.get("within", 8), file, rid, "near.within", problems, minimum=1),
+            tuple(_strings(g, file, rid, "near.groups", problems) for g in groups),
+        ))
+
+    detector = None
+    if "detector" in raw:
+        spec = raw["detector"]
+        name = spec.get("name") if isinstance(spec, dict) else None
+        if name not in DETECTOR_PARAMS:
+            problems.add(file, rid, f"unknown detector {name!r}")
+        else:
+            params = set(spec) - {"name"}
+            if params - DETECTOR_PARAMS[name]:
+                problems.add(file, rid, f"detector {name}: unknown parameters {sorted(params - DETECTOR_PARAMS[name])}")
+            context = _strings(spec.get("context", []), file, rid, "detector.context", problems)
+            if name in NEEDS_CONTEXT and not context:
+                problems.add(file, rid, f"detector {name} needs context phrases")
+            detector = Detector(
+                name=name,
+                context=context,
+                within=_int(spec.get("within", 8), file, rid, "detector.within", problems, 1),
+                words=_strings(spec.get("words", []), file, rid, "detector.words", problems),
+                max_chars=_int(spec.get("max_chars", 5), file, rid, "detector.max_chars", problems, 1),
+            )
+            if name == "short_filler" and not detector.words:
+                problems.add(file, rid, "detector short_filler needs words")
+
+    phrases = _strings(raw.get("any", []), file, rid, "any", problems)
+    if not phrases and not near and detector is None:
+        problems.add(file, rid, "needs any, near or detector")
+    when = raw.get("when", {})
+    if not isinstance(when, dict):
+        problems.add(file, rid, "when must be a table of meta conditions")
+        when = {}
+    examples = raw.get("examples", {})
+    if not isinstance(examples, dict) or set(examples) - {"hit", "clean"}:
+        problems.add(file, rid, "examples must be a table with hit and clean")
+        examples = {}
+    hits = _examples(examples.get("hit", []), file, rid, "hit", problems)
+    cleans = _examples(examples.get("clean", []), file, rid, "clean", problems)
+    return Rule(
+        id=rid, category=category, severity=severity, source=source or "",
+        points=_int(penalty.get("points", 0), file, rid, "penalty.points", problems),
+        fine_cny=_int(penalty.get("fine_cny", 0), file, rid, "penalty.fine_cny", problems),
+        action=action or "log", origin=file, roles=frozenset(roles),
+        description=str(raw.get("description", "")),
+        any=phrases, unless=_strings(raw.get("unless", []), file, rid, "unless", problems),
+        near=tuple(near), when=tuple(sorted(when.items())), detector=detector,
+        hit_examples=hits, clean_examples=cleans,
+    )
+
+
+def _check_example_counts(rule: Rule, problems: _Problems) -> None:
+    for kind, examples in (("hit", rule.hit_examples), ("clean", rule.clean_examples)):
+        if len(examples) < MIN_EXAMPLES:
+            problems.add(rule.origin, rule.id, f"needs at least {MIN_EXAMPLES} {kind} examples, has {len(examples)}")
+
+
+def _rules_of(path: Path, data: dict, problems: _Problems) -> list[Rule]:
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        problems.add(path.name, "-", "rules must be an array of tables ([[rules]])")
+        return []
+    rules = [r for r in (_parse_rule(raw, path.name, problems) for raw in raw_rules) if r]
+    for rule in rules:
+        _check_example_counts(rule, problems)
+    return rules
+
+
+def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems) -> Rule:
+    if "id" in raw or set(raw) - RULE_KEYS:
+        problems.add(file, rule.id, f"override: unknown or fixed keys {sorted(set(raw) - (RULE_KEYS - {'id'}))}")
+        return rule
+    merged = _parse_rule({**_rule_as_raw(rule), **raw}, file, problems)
+    return replace(merged, origin=rule.origin) if merged else rule
+
+
+def _rule_as_raw(rule: Rule) -> dict:
+    raw = {
+        "id": rule.id, "category": rule.category, "severity": rule.severity, "source": rule.source,
+        "penalty": {"points": rule.points, "fine_cny": rule.fine_cny, "action": rule.action},
+        "roles": sorted(rule.roles), "description": rule.description,
+        "any": list(rule.any), "unless": list(rule.unless),
+        "near": [{"within": n.within, "groups": [list(g) for g in n.groups]} for n in rule.near],
+        "when": dict(rule.when),
+        "examples": {
+            "hit": [{"text": e.text, "meta": dict(e.meta), "role": e.role} for e in rule.hit_examples],
+            "clean": [{"text": e.text, "meta": dict(e.meta), "role": e.role} for e in rule.clean_examples],
+        },
+    }
+    if rule.detector:
+        d = rule.detector
+        raw["detector"] = {"name": d.name}
+        if d.context:
+            raw["detector"].update(context=list(d.context), within=d.within)
+        if d.words:
+            raw["detector"].update(words=list(d.words), max_chars=d.max_chars)
+    return raw
+
+
+def load_pack(directory: Path, platform: str) -> Pack:
+    """The resolved pack of one platform; PackError lists every problem found."""
+    problems = _Problems()
+    pack = _load(Path(directory), platform, problems)
+    if problems:
+        raise PackError(problems)
+    return pack
+
+
+def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
+    """Every platform pack in a directory, and all problems (each reported once)."""
+    problems = _Problems()
+    packs = {}
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}, [f"{directory}:-: not a directory of rule packs"]
+    for platform in PLATFORMS:
+        if not (directory / f"{platform}.toml").exists():
+            problems.add(f"{platform}.toml", "-", "missing: every platform needs a pack")
+            continue
+        packs[platform] = _load(directory, platform, problems)
+    for path in sorted(directory.glob("*.toml")):
+        if path.stem not in PLATFORMS and path.stem != "common":
+            data = _read(path, problems)  # included packs other than common
+            if data is not None:
+                _rules_of(path, data, problems)
+    return packs, list(dict.fromkeys(problems))
+
+
+def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
+    path = directory / f"{platform}.toml"
+    data = _read(path, problems) or {}
+    head = data.get("pack", {})
+    if set(head) - PACK_KEYS:
+        problems.add(path.name, "-", f"[pack]: unknown keys {sorted(set(head) - PACK_KEYS)}")
+    if head.get("platform") != platform:
+        problems.add(path.name, "-", f"[pack] platform must be {platform!r}")
+    unknown_top = set(data) - {"pack", "rules", "overrides"}
+    if unknown_top:
+        problems.add(path.name, "-", f"unknown top-level keys {sorted(unknown_top)}")
+
+    files = [path]
+    rules: list[Rule] = []
+    for name in head.get("include", []):
+        inc = directory / f"{name}.toml"
+        inc_data = _read(inc, problems)
+        if inc_data is None:
+            continue
+        if set(inc_data) - {"pack", "rules"}:
+            problems.add(inc.name, "-", f"unknown top-level keys {sorted(set(inc_data) - {'pack', 'rules'})}")
+        files.append(inc)
+        rules += _rules_of(inc, inc_data, problems)
+    excluded = set(head.get("exclude", []))
+    for rid in excluded - {r.id for r in rules}:
+        problems.add(path.name, rid, "exclude names no included rule")
+    rules = [r for r in rules if r.id not in excluded]
+    by_id = {r.id: i for i, r in enumerate(rules)}
+    for rid, raw in data.get("overrides", {}).items():
+        if rid not in by_id:
+            problems.add(path.name, rid, "override names no included rule")
+            continue
+        if not isinstance(raw, dict):
+            problems.add(path.name, rid, "override must be a table")
+            continue
+        rules[by_id[rid]] = _apply_override(rules[by_id[rid]], raw, path.name, problems)
+    rules += _rules_of(path, data, problems)
+
+    seen: dict[str, str] = {}
+    for rule in rules:
+        if rule.id in seen:
+            problems.add(rule.origin, rule.id, f"duplicate rule id (also in {seen[rule.id]})")
+        seen[rule.id] = rule.origin
+    allow = head.get("allow_domains", [])
+    digest = hashlib.sha256()
+    for f in sorted(files):
+        digest.update(f.name.encode() + b"\0")
+        try:
+            digest.update(f.read_bytes())
+        except OSError:
+            pass
+    return Pack(
+        platform=platform,
+        rules=tuple(rules),
+        allow_domains=tuple(d.lower().lstrip(".") for d in allow if isinstance(d, str)),
+        version=f"{platform}-{digest.hexdigest()[:12]}",
+        files=tuple(f.name for f in files),
+    )

@@ -1,0 +1,138 @@
+"""`stream-guard rules check|test|explain`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from stream_guard.packs import PLATFORMS, Example, default_rules_dir, load_all
+from stream_guard.ruleset import Ruleset
+
+
+def example_results(ruleset: Ruleset):
+    """(rule, kind, example, passed) for every example of every rule of a platform."""
+    for rule in ruleset.rules:
+        for kind, examples in (("hit", rule.hit_examples), ("clean", rule.clean_examples)):
+            for ex in examples:
+                fired = {f.rule.id for f in ruleset.judge(ex.text, ex.role, dict(ex.meta))}
+                yield rule, kind, ex, (rule.id in fired) == (kind == "hit")
+
+
+def _describe(ex: Example) -> str:
+    extra = f" meta={dict(ex.meta)}" if ex.meta else ""
+    return f"{ex.text!r}{extra}" + (f" role={ex.role}" if ex.role != "agent" else "")
+
+
+def check(directory: Path) -> list[str]:
+    packs, problems = load_all(directory)
+    problems = list(problems)
+    for platform, pack in packs.items():
+        try:
+            ruleset = Ruleset(pack)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{platform}.toml:-: cannot compile: {exc}")
+            continue
+        for rule in pack.rules:
+            for phrase in ruleset.allowed_everywhere(rule):
+                problems.append(f"{rule.origin}:{rule.id}: phrase {phrase!r} can never fire: "
+                                f"an allowed phrase of the rule normalises to the same text")
+        for rule, kind, ex, passed in example_results(ruleset):
+            if not passed:
+                verb = "does not fire" if kind == "hit" else "fires"
+                problems.append(f"{rule.origin}:{rule.id}: on {platform}, {kind} example {verb}: {_describe(ex)}")
+    return list(dict.fromkeys(problems))
+
+
+def cmd_check(args) -> int:
+    problems = check(args.dir)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"{len(problems)} problems", file=sys.stderr)
+        return 1
+    print(f"{args.dir}: rule packs are valid")
+    return 0
+
+
+def cmd_test(args) -> int:
+    packs, problems = load_all(args.dir)
+    for line in problems:
+        print(line, file=sys.stderr)
+    rows, failures = [], []
+    for platform, pack in packs.items():
+        tally: dict[str, list[int]] = {}
+        for rule, kind, ex, passed in example_results(Ruleset(pack)):
+            t = tally.setdefault(rule.id, [0, 0, 0, 0])
+            offset = 0 if kind == "hit" else 2
+            t[offset] += passed
+            t[offset + 1] += 1
+            if not passed:
+                failures.append(f"FAIL {platform} {rule.id} {kind}: {_describe(ex)}")
+        rows += [(platform, rid, *t) for rid, t in tally.items()]
+    width = max((len(r[1]) for r in rows), default=10)
+    print(f"{'platform':<10} {'rule':<{width}}  hit    clean  result")
+    for platform, rid, hp, ht, cp, ct in rows:
+        ok = hp == ht and cp == ct
+        print(f"{platform:<10} {rid:<{width}}  {hp}/{ht:<4} {cp}/{ct:<4} {'pass' if ok else 'FAIL'}")
+    for line in failures:
+        print(line)
+    total = sum(r[3] + r[5] for r in rows)
+    passed = sum(r[2] + r[4] for r in rows)
+    print(f"\n{passed} passed, {total - passed} failed")
+    return 1 if failures or problems else 0
+
+
+def _parse_meta(pairs: list[str]) -> dict:
+    meta = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--meta wants key=value, not {pair!r}")
+        try:
+            meta[key] = json.loads(value)
+        except json.JSONDecodeError:
+            meta[key] = value
+    return meta
+
+
+def cmd_explain(args) -> int:
+    packs, problems = load_all(args.dir)
+    if args.platform not in packs:
+        print(f"stream-guard: no usable pack for {args.platform}: " + "; ".join(problems[:3]), file=sys.stderr)
+        return 2
+    ruleset = Ruleset(packs[args.platform])
+    text = args.text
+    hits, decisions = ruleset.explain(text, args.role, _parse_meta(args.meta))
+    print(f"text:       {text}")
+    print(f"normalised: {ruleset.matcher.normalize(text)}")
+    print(f"pack:       {ruleset.version}")
+    print("hits:" if hits else "hits: none")
+    for pid, start, end in hits:
+        marked = text[:start] + "【" + text[start:end] + "】" + text[end:]
+        print(f"  {ruleset.phrases[pid]!r:<14} [{start}, {end})  {marked}")
+    print("rules:" if decisions else "rules: none touched")
+    for d in decisions:
+        state = "FIRES" if d.fired else "no"
+        spans = " spans " + ", ".join(f"[{s}, {e})" for s, e in d.spans) if d.spans else ""
+        print(f"  {state:<5} {d.rule.id} ({d.rule.category}, {d.rule.severity}){spans}: {d.reason}")
+        for (hs, he), (cs, ce) in d.cancelled:
+            print(f"        hit {text[hs:he]!r} cancelled by allowed phrase {text[cs:ce]!r}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    rules = sub.add_parser("rules", help="validate, test and explain rule packs")
+    rsub = rules.add_subparsers(dest="rules_command", required=True)
+    for name, func, helptext in (("check", cmd_check, "validate packs; non-zero exit on problems"),
+                                 ("test", cmd_test, "run every example, print a pass/fail table")):
+        p = rsub.add_parser(name, help=helptext)
+        p.add_argument("dir", nargs="?", type=Path, default=default_rules_dir())
+        p.set_defaults(run=func)
+    explain = rsub.add_parser("explain", help="show how a message is normalised and judged")
+    explain.add_argument("--platform", required=True, choices=PLATFORMS)
+    explain.add_argument("--dir", type=Path, default=default_rules_dir())
+    explain.add_argument("--role", default="agent", choices=("buyer", "agent", "bot", "system"))
+    explain.add_argument("--meta", action="append", default=[], help="event meta as key=value (JSON values)")
+    explain.add_argument("text")
+    explain.set_defaults(run=cmd_explain)

@@ -1,0 +1,54 @@
+"""Violation records (the DESIGN.md contract) built from findings."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping
+
+from stream_guard.detectors import TextView, mask_personal_data
+from stream_guard.ruleset import Finding
+
+EXCERPT_CHARS = 200
+
+
+def violation_id(event_id: str, rule_id: str) -> str:
+    """Deterministic: a redelivered event gives the same id, so consumers dedupe on it."""
+    return hashlib.blake2b(f"{event_id}\x1f{rule_id}".encode(), digest_size=16).hexdigest()
+
+
+def excerpt(text: str, findings: list[Finding]) -> str:
+    """The message with phone, card and id numbers and e-mail local parts masked, cut to
+    EXCERPT_CHARS around the first hit when it is longer."""
+    masked = mask_personal_data(TextView(text))
+    if len(masked) <= EXCERPT_CHARS:
+        return masked
+    first = min(span[0] for f in findings for span in f.spans)
+    start = max(0, min(first - EXCERPT_CHARS // 4, len(masked) - EXCERPT_CHARS))
+    return ("…" if start else "") + masked[start:start + EXCERPT_CHARS] + "…"
+
+
+def build_violations(event: Mapping[str, Any], findings: list[Finding], pack_version: str) -> list[dict]:
+    if not findings:
+        return []
+    shown = excerpt(event["text"], findings)
+    return [
+        {
+            "violation_id": violation_id(event["event_id"], f.rule.id),
+            "event_id": event["event_id"],
+            "shop_id": event["shop_id"],
+            "platform": event["platform"],
+            "conversation_id": event.get("conversation_id"),
+            "agent_id": event.get("agent_id"),
+            "rule_id": f.rule.id,
+            "category": f.rule.category,
+            "severity": f.rule.severity,
+            "penalty_points": f.rule.points,
+            "fine_cny": f.rule.fine_cny,
+            "action": f.rule.action,
+            "source": f.rule.source,
+            "spans": [list(s) for s in f.spans],
+            "excerpt": shown,
+            "pack_version": pack_version,
+            "ts": event["ts"],
+        }
+        for f in findings
+    ]

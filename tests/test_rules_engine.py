@@ -1,0 +1,219 @@
+"""The rule engine on small packs written here: any/near/unless/when/roles, detectors, the
+violation contract, validation problems, and reloading."""
+import textwrap
+
+import pytest
+
+from stream_guard import detectors
+from stream_guard.packs import PLATFORMS, PackError, load_pack
+from stream_guard.registry import Registry
+from stream_guard.rules_cli import check
+from stream_guard.ruleset import Ruleset
+from stream_guard.violations import build_violations, violation_id
+
+COMMON = '''
+[pack]
+description = "test"
+
+[[rules]]
+id = "common.invoice"
+category = "invoice_refusal"
+severity = "high"
+source = "TM-INV"
+penalty = { points = 6, action = "review" }
+any = ["不开发票", "发票"]
+unless = ["有发票", "发票随货"]
+examples.hit = ["不开發票哦", "没发票", "发 票没有"]
+examples.clean = ["有发票的", "发票随货寄出", "您好"]
+
+[[rules]]
+id = "common.add_wechat"
+category = "contact_diversion"
+severity = "high"
+source = "TM-CONTACT"
+penalty = { points = 6, action = "block" }
+near = [{ within = 6, groups = [["加", "+"], ["微信", "vx", "v"]] }]
+examples.hit = ["加我微信", "+vx", "加 个 V 吧"]
+examples.clean = ["微信支付不了", "加急处理", "vivo手机"]
+
+[[rules]]
+id = "common.phone"
+category = "privacy_leak"
+severity = "medium"
+source = "PDD-PHONE"
+penalty = { action = "review" }
+detector = { name = "mobile_phone" }
+examples.hit = ["13812345678", "一三八 一二三四 五六七八", "幺三八幺二三四五六七八"]
+examples.clean = ["订单123456789012", "1381234567", "您好"]
+'''
+
+PLATFORM = '''
+[pack]
+platform = "{platform}"
+include = ["common"]
+allow_domains = ["tmall.com"]
+
+[overrides."common.invoice"]
+source = "{platform}-INV"
+
+[[rules]]
+id = "{platform}.free_shipping"
+category = "free_shipping_breach"
+severity = "medium"
+source = "TM-SHIP"
+penalty = {{ points = 4, action = "review" }}
+any = ["不包邮"]
+when = {{ free_shipping = true }}
+examples.hit = [{{ text = "不包邮", meta = {{ free_shipping = true }} }}, {{ text = "这款不包 邮", meta = {{ free_shipping = true }} }}, {{ text = "偏远不包邮", meta = {{ free_shipping = true }} }}]
+examples.clean = [{{ text = "不包邮", meta = {{ free_shipping = false }} }}, "不包邮", "包邮的"]
+
+[[rules]]
+id = "{platform}.link"
+category = "contact_diversion"
+severity = "low"
+source = "TM-CONTACT"
+penalty = {{ points = 1, action = "review" }}
+roles = ["agent"]
+detector = {{ name = "url" }}
+examples.hit = ["看 www.abc.com", "abc.xyz/item", "http://t.cn/x"]
+examples.clean = ["detail.tmall.com/item.htm", "1.5kg", {{ text = "www.abc.com", role = "bot" }}]
+'''
+
+
+def write_packs(directory, common=COMMON, platform=PLATFORM):
+    (directory / "common.toml").write_text(common, encoding="utf-8")
+    for p in PLATFORMS:
+        (directory / f"{p}.toml").write_text(platform.format(platform=p), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def packs_dir(tmp_path):
+    return write_packs(tmp_path)
+
+
+@pytest.fixture
+def tmall(packs_dir):
+    return Ruleset(load_pack(packs_dir, "tmall"))
+
+
+def fired(ruleset, text, sender="agent", meta=None):
+    return {f.rule.id: [text[s:e] for s, e in f.spans] for f in ruleset.judge(text, sender, meta)}
+
+
+def test_every_example_passes_and_check_is_clean(packs_dir):
+    assert check(packs_dir) == []
+
+
+def test_any_and_unless(tmall):
+    assert fired(tmall, "这个不开發票") == {"common.invoice": ["不开發票", "發票"]}
+    assert fired(tmall, "有发票，发票随货寄") == {}
+    assert fired(tmall, "有发票，但这单发票不行") == {"common.invoice": ["发票"]}
+
+
+def test_near_within_window(tmall):
+    assert fired(tmall, "加我的微信吧") == {"common.add_wechat": ["加我的微信"]}
+    # "+" is a phrase of its own here, yet separators still split nothing: 微+信 is 微信
+    assert fired(tmall, "＋微+信") == {"common.add_wechat": ["＋微+信"]}
+    assert fired(tmall, "加急处理后可以用微信支付吗") == {}
+
+
+def test_roles_and_when(tmall):
+    assert fired(tmall, "不开发票", sender="buyer") == {}
+    assert fired(tmall, "不包邮", meta={"free_shipping": True}) == {"tmall.free_shipping": ["不包邮"]}
+    assert fired(tmall, "不包邮", meta={}) == {}
+    assert fired(tmall, "www.abc.com", sender="bot") == {}
+
+
+def test_override_changes_only_that_platform(packs_dir):
+    assert {r.id: r.source for r in load_pack(packs_dir, "jd").rules}["common.invoice"] == "jd-INV"
+
+
+def test_violation_contract(tmall):
+    event = {"event_id": "e1", "shop_id": "s1", "platform": "tmall", "conversation_id": "c1",
+             "agent_id": "a1", "ts": 1, "text": "不开发票，电话13812345678"}
+    findings = tmall.judge(event["text"])
+    vs = build_violations(event, findings, tmall.version)
+    assert {v["rule_id"] for v in vs} == {"common.invoice", "common.phone"}
+    for v in vs:
+        assert v["violation_id"] == violation_id("e1", v["rule_id"])
+        assert v["excerpt"] == "不开发票，电话***********"
+        assert v["pack_version"] == tmall.version
+    phone = next(v for v in vs if v["rule_id"] == "common.phone")
+    assert phone["spans"] == [[7, 18]] and phone["severity"] == "medium"
+    assert violation_id("e1", "x") != violation_id("e2", "x")
+
+
+def test_pack_problems_are_reported_with_file_and_rule(tmp_path):
+    bad = COMMON.replace('category = "invoice_refusal"', 'category = "rudeness"')
+    bad = bad.replace('id = "common.phone"', 'id = "common.invoice"')
+    bad += '\n[[rules]]\nid = "common.x"\ncategory = "abuse"\nseverity = "low"\nsource = "S"\n' \
+           'penalty = { action = "log" }\nany = ["  ", "發票"]\nunless = ["发票"]\ncolour = "red"\n' \
+           'examples.hit = ["a", "b", "c"]\nexamples.clean = ["d"]\n'
+    write_packs(tmp_path, common=bad)
+    problems = check(tmp_path)
+    text = "\n".join(problems)
+    assert "common.toml:common.invoice: unknown category 'rudeness'" in text
+    assert "common.toml:common.invoice: duplicate rule id" in text
+    assert "common.toml:common.x: unknown keys ['colour']" in text
+    assert "common.toml:common.x: any has an empty phrase" in text
+    assert "common.toml:common.x: needs at least 3 clean examples, has 1" in text
+    assert "common.toml:common.x: phrase '發票' can never fire: an allowed phrase" in text
+    assert "common.toml:common.x: on tmall, hit example does not fire: 'a'" in text
+    with pytest.raises(PackError):
+        load_pack(tmp_path, "tmall")
+
+
+def test_reload_swaps_atomically_and_keeps_old_on_problems(packs_dir):
+    registry = Registry(packs_dir)
+    before = registry.current
+    assert fired(before.for_platform("tmall"), "不开发票")
+    (packs_dir / "common.toml").write_text(COMMON.replace('"不开发票", "发票"', '"不开发票", "发票", "收据"'),
+                                           encoding="utf-8")
+    assert registry.reload() == []
+    after = registry.current
+    assert after is not before and after.version != before.version
+    assert fired(after.for_platform("tmall"), "只能开收据") and not fired(before.for_platform("tmall"), "只能开收据")
+    (packs_dir / "common.toml").write_text("not [ toml", encoding="utf-8")
+    problems = registry.reload()
+    assert problems and problems[0].startswith("common.toml:-: invalid TOML")
+    assert registry.current is after
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("电话13812345678", ["13812345678"]),
+    ("138-1234-5678", ["138-1234-5678"]),
+    ("１３８ １２３４ ５６７８", ["１３８ １２３４ ５６７８"]),
+    ("幺三八幺二三四五六七八", ["幺三八幺二三四五六七八"]),
+    ("+86 13812345678", ["86 13812345678"]),  # the country code belongs to it
+    ("8613812345678", ["8613812345678"]),
+    ("订单1381234567890", []),
+    ("12812345678", []),
+])
+def test_mobile_phone(text, expected):
+    assert [text[s:e] for s, e in detectors.mobile_phone(detectors.TextView(text))] == expected
+
+
+def test_numbers_ids_cards_and_links():
+    v = detectors.TextView
+    assert detectors.id_card(v("身份证11010519491231002X")) == [(3, 21)]
+    assert detectors.id_card(v("身份证110105194912310021")) == []  # bad check digit
+    assert detectors.bank_card(v("卡号 6222021234567890128")) == [(3, 22)]
+    assert detectors.bank_card(v("卡号 6222021234567890129")) == []  # Luhn fails
+    assert detectors.qq_number(v("扣扣 12345678"), [(0, 2)], 8) == [(3, 11)]
+    assert detectors.qq_number(v("扣扣" + "很" * 20 + "12345678"), [(0, 2)], 8) == []
+    assert detectors.wechat_id(v("微信 abc_1234 哦"), [(0, 2)], 8) == [(3, 11)]
+    assert detectors.wechat_id(v("微信 hello 哦"), [(0, 2)], 8) == []  # an English word, not an id
+    assert detectors.email(v("发到 a.b@qq.com 吧")) == [(3, 13)]
+    allow = ("tmall.com",)
+    assert detectors.url(v("去 taobao。com 买"), allow) == [(2, 12)]
+    assert detectors.url(v("https://detail.tmall.com/item.htm?id=1"), allow) == []
+    assert detectors.url(v("重量1.5kg，版本v1.2"), allow) == []
+    assert detectors.short_filler("嗯嗯。", ("嗯", "哦"), 5) == [(0, 3)]
+    assert detectors.short_filler("嗯，好的", ("嗯", "哦"), 5) == []
+
+
+def test_masking_keeps_length():
+    view = detectors.TextView("电话 138 1234 5678, 邮箱 ab@qq.com")
+    masked = detectors.mask_personal_data(view)
+    assert masked == "电话 *** **** ****, 邮箱 **@qq.com" and len(masked) == len(view.text)
