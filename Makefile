@@ -22,6 +22,7 @@ demo: build
 
 test: build
 	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest benchmarks -q --benchmark-disable
 
 bench: build
 	$(BIN)/python -m pytest benchmarks -q

@@ -362,6 +362,19 @@ cdef Py_ssize_t scan_text(const Automaton* a, const text_unit* data, Py_ssize_t 
     return count
 
 
+cdef Py_ssize_t scan_str(const Automaton* a, str text, KeyElement* ring, Py_ssize_t mask,
+                         HitBuffer* hits, uint32_t* keys_out):
+    """scan_text() on a str, in whichever of CPython's three storage widths it is kept."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    if kind == PyUnicode_1BYTE_KIND:
+        return scan_text(a, <const uint8_t*>data, n, ring, mask, hits, keys_out)
+    if kind == PyUnicode_2BYTE_KIND:
+        return scan_text(a, <const uint16_t*>data, n, ring, mask, hits, keys_out)
+    return scan_text(a, <const uint32_t*>data, n, ring, mask, hits, keys_out)
+
+
 cdef int compare_hits(const void* x, const void* y) noexcept nogil:
     cdef const Hit* p = <const Hit*>x
     cdef const Hit* q = <const Hit*>y
@@ -736,17 +749,8 @@ cdef class Matcher:
 
     cdef tuple _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
                         HitBuffer* hits):
-        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), got, i
-        cdef int kind = PyUnicode_KIND(text)
-        cdef void* data = PyUnicode_DATA(text)
         hits.count = 0
-        if kind == PyUnicode_1BYTE_KIND:
-            got = scan_text(&self.a, <const uint8_t*>data, n, ring, mask, hits, NULL)
-        elif kind == PyUnicode_2BYTE_KIND:
-            got = scan_text(&self.a, <const uint16_t*>data, n, ring, mask, hits, NULL)
-        else:
-            got = scan_text(&self.a, <const uint32_t*>data, n, ring, mask, hits, NULL)
-        if got < 0:
+        if scan_str(&self.a, text, ring, mask, hits, NULL) < 0:
             raise MemoryError()
         if hits.count == 0:
             return ()  # the shared empty tuple: most messages allocate nothing
@@ -785,8 +789,6 @@ cdef class Matcher:
         """The folded key stream this matcher searches: folded characters with whitespace and
         separators skipped and (with repeat folding) runs collapsed."""
         cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), i, got
-        cdef int kind = PyUnicode_KIND(text)
-        cdef void* data = PyUnicode_DATA(text)
         cdef Py_ssize_t rsize = ring_size(&self.a)
         cdef KeyElement* ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
         cdef uint32_t* keys = <uint32_t*>malloc((n * SG_MAX_EXPANSION + 1) * sizeof(uint32_t))
@@ -797,12 +799,7 @@ cdef class Matcher:
         try:
             if ring == NULL or keys == NULL:
                 raise MemoryError()
-            if kind == PyUnicode_1BYTE_KIND:
-                got = scan_text(&self.a, <const uint8_t*>data, n, ring, rsize - 1, &hits, keys)
-            elif kind == PyUnicode_2BYTE_KIND:
-                got = scan_text(&self.a, <const uint16_t*>data, n, ring, rsize - 1, &hits, keys)
-            else:
-                got = scan_text(&self.a, <const uint32_t*>data, n, ring, rsize - 1, &hits, keys)
+            got = scan_str(&self.a, text, ring, rsize - 1, &hits, keys)
             if got < 0:
                 raise MemoryError()
             return "".join([chr(keys[i]) for i in range(got)])

@@ -168,7 +168,7 @@ def _verdict(ok):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     res = config.stash.get(RESULTS, None)
-    if not res or not (res["match"] or res["build"] or res["memory"]):
+    if not res or not (res["match"] or res["build"] or res["memory"] or res.get("rules")):
         return
     w = terminalreporter.write_line
     terminalreporter.section("stream-guard benchmark summary")
@@ -223,3 +223,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         w("stream-guard build: " + "; ".join(builds))
     for pattern_set, info in sorted(res["sanity"].items()):
         w(f"sanity {pattern_set}: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+    if res.get("rules"):
+        from test_rules_throughput import print_rules_summary
+        print_rules_summary(w, res["rules"])

@@ -54,11 +54,40 @@ class NumberRun:
     digits: str
 
 
+_DIGIT_LIKE = frozenset("0123456789") | frozenset(_DIGIT_FORMS)
+_DOTS = ("．", "。", "｡", ".")
+SHORT_MESSAGE = 20  # characters: longer messages are never curt fillers
+
+# detector -> the TextView property that must be true before its scanner runs
+GATES = {
+    "mobile_phone": "may_hold_number", "bank_card": "may_hold_number", "id_card": "may_hold_number",
+    "qq_number": "may_hold_number", "wechat_id": "may_hold_number",
+    "url": "may_hold_link", "email": "may_hold_email", "short_filler": "is_short",
+}
+
+
 class TextView:
     """The views of one message the detectors share; each is computed at most once."""
 
     def __init__(self, text: str):
         self.text = text
+
+    # Gates: questions answered at C speed, so that most messages never reach a scanner.
+    @cached_property
+    def may_hold_number(self) -> bool:
+        return not _DIGIT_LIKE.isdisjoint(self.text) and self.shape.count("d") >= 5
+
+    @cached_property
+    def may_hold_link(self) -> bool:
+        return any(dot in self.text for dot in _DOTS)
+
+    @cached_property
+    def may_hold_email(self) -> bool:
+        return "@" in self.text or "＠" in self.text
+
+    @property
+    def is_short(self) -> bool:
+        return len(self.text) <= SHORT_MESSAGE
 
     @cached_property
     def ascii(self) -> str:
@@ -248,7 +277,7 @@ def url(view: TextView, allow_domains: tuple[str, ...]) -> list[Span]:
 def short_filler(text: str, words: tuple[str, ...], max_chars: int) -> list[Span]:
     """The whole message, when it is shorter than max_chars once punctuation, symbols and spaces
     are set aside, and is made only of filler words."""
-    if len(text) > 4 * max_chars:
+    if len(text) > SHORT_MESSAGE:
         return []
     core = "".join(ch for ch in text if ch.isalnum())
     if not core or len(core) >= max_chars:

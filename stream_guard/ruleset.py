@@ -120,7 +120,13 @@ class Ruleset:
         # numbers spelt in Chinese numerals meet the same phrases.
         self.matcher = Matcher(["" if pid in symbol_ids else p for pid, p in enumerate(self.phrases)],
                                fold_numbers=True)
-        self._detector_rules = tuple(i for i, r in enumerate(self.rules) if r.detector)
+        # Detector rules by the cheap question that must be yes before their scanner runs;
+        # rules whose detector needs context phrases run only when those phrases hit.
+        gated: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(self.rules):
+            if r.detector and not r.detector.context:
+                gated[detectors.GATES[r.detector.name]].append(i)
+        self._gated_rules = tuple((gate, tuple(rules)) for gate, rules in gated.items())
 
     def allowed_everywhere(self, rule: Rule) -> tuple[str, ...]:
         """Phrases of a rule that can never fire: an allowed phrase of the rule normalises to the
@@ -171,12 +177,15 @@ class Ruleset:
                     rh.near[where].append((start, end))
                 else:
                     getattr(rh, slot).append((start, end))
-        candidates = sorted(set(per_rule) | set(self._detector_rules))
+        view = detectors.TextView(text)
+        candidates = set(per_rule)
+        for gate, rule_indexes in self._gated_rules:
+            if getattr(view, gate):
+                candidates.update(rule_indexes)
         if not candidates:
             return []
-        view = detectors.TextView(text)
         findings = []
-        for ri in candidates:
+        for ri in sorted(candidates):
             rule = self.rules[ri]
             rh = per_rule.get(ri) or _RuleHits()
             decision = Decision(rule, False, "") if decisions is not None else None
