@@ -20,7 +20,12 @@ from stream_guard.detectors import TextView, mask_personal_data
 from stream_guard.packs import default_rules_dir
 from stream_guard.registry import compile_rulesets
 
+HOME_MARKS = ("京东", "jd", "JD", "Jd")  # as in tests/test_rule_packs.py
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cs_utterances.tsv"
+
+
+def names_home(text: str) -> bool:
+    return any(mark in text for mark in HOME_MARKS)
 
 
 def main() -> int:
@@ -39,19 +44,24 @@ def main() -> int:
     snapshot = compile_rulesets(args.rules)
     rng = random.Random(7)
     print(f"{len(lines)} agent/unknown lines from {args.corpus.name}\n")
-    print(f"{'platform':<10} {'flagged':>8} {'share':>7}  by category")
+    neutral = [t for t in lines if not names_home(t)]
+    print(f"share*: among the {len(neutral)} lines that do not name JD, the corpus's own marketplace "
+          f"(on other platforms those are real violations: competitor names, outside links)\n")
+    print(f"{'platform':<10} {'flagged':>8} {'share':>7} {'share*':>8}  by category")
     samples = {}
     for platform, ruleset in snapshot.rulesets.items():
         per_category, per_rule = Counter(), defaultdict(list)
         flagged = 0
+        flagged_neutral = 0
         for text, findings in zip(lines, ruleset.judge_batch((t, "agent", {}) for t in lines)):
             if findings:
                 flagged += 1
+                flagged_neutral += not names_home(text)
             for f in findings:
                 per_category[f.rule.category] += 1
                 per_rule[f.rule.id].append((text, f.spans))
         cats = ", ".join(f"{c} {n} ({n / len(lines):.3%})" for c, n in per_category.most_common())
-        print(f"{platform:<10} {flagged:>8} {flagged / len(lines):>7.3%}  {cats}")
+        print(f"{platform:<10} {flagged:>8} {flagged / len(lines):>7.3%} {flagged_neutral / len(neutral):>8.3%}  {cats}")
         samples[platform] = per_rule
     for platform, per_rule in samples.items():
         for rule_id, items in sorted(per_rule.items()):

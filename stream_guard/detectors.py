@@ -42,6 +42,7 @@ WECHAT_CHARS = ALNUM | {"_", "-"}
 TLDS = frozenset("""com cn net org cc top xyz vip shop io me hk tw info co biz club site online store
 app link ltd tech wang ink pub live fun icu mobi asia tv""".split())
 URL_SCHEMES = ("http://", "https://", "www.")
+TOKEN_GLUE = ALNUM | set("/=_&?#%")
 MOBILE_SECOND_DIGIT = frozenset("3456789")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -124,7 +125,12 @@ class TextView:
             if j < n and ascii_text[j] in "xX":
                 digits.append("X")
                 j += 1
-            runs.append(NumberRun(start, j, "".join(digits)))
+            # Digits glued to a word or a link (item.jd.com/100012345678.html, SKU12345678)
+            # are part of that token, not a number anyone could dial or pay into.
+            embedded = (start > 0 and ascii_text[start - 1] in TOKEN_GLUE) or \
+                (j < n and ascii_text[j] in TOKEN_GLUE)
+            if not embedded:
+                runs.append(NumberRun(start, j, "".join(digits)))
             i = shape.find("d", j)
         return tuple(runs)
 
