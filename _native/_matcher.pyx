@@ -148,6 +148,99 @@ def fold_codepoint_py(int cp, bint fold_numbers=False):
     return 2, "".join([chr(buf[k]) for k in range(n)])
 
 
+ctypedef fused census_unit:
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+cdef void count_classes(const census_unit* data, Py_ssize_t n, Py_ssize_t* counts,
+                        const uint8_t* wanted_symbols) noexcept nogil:
+    """counts: digits, Latin letters, dots between two ASCII letters or digits (a.b: what a
+    domain needs), at signs, and the ASCII symbols marked in wanted_symbols[128]; all on the
+    folded characters."""
+    cdef Py_ssize_t i
+    cdef uint32_t e, kind, c
+    cdef bint alnum, prev_alnum = False, dot_after_alnum = False
+    for i in range(n):
+        e = fold_entry(data[i])
+        kind = e >> 30
+        if kind == SG_KIND_EXPANSION:
+            c = sg_fold_pool[(e & SG_PAYLOAD_MASK) + 1]
+        elif kind == SG_KIND_WHITESPACE:
+            prev_alnum = dot_after_alnum = False
+            continue
+        else:
+            c = (data[i] + e) & SG_PAYLOAD_MASK
+        c = fold_numeral(c)
+        alnum = False
+        if 0x30 <= c <= 0x39:
+            counts[0] += 1
+            alnum = True
+        elif 0x61 <= c <= 0x7A:
+            counts[1] += 1
+            alnum = True
+        elif c == 0x40:
+            counts[3] += 1
+        if c < 128 and wanted_symbols[c]:
+            counts[4] += 1
+        if alnum and dot_after_alnum:
+            counts[2] += 1
+        # . and 。 (their full-width and half-width forms fold here)
+        dot_after_alnum = prev_alnum and (c == 0x2E or c == 0x3002)
+        prev_alnum = alnum
+
+
+def census(str text not None):
+    """(digits, Latin letters, dots between letters or digits, at signs) in a text, counted on its
+    folded form, so full-width and circled forms and Chinese numerals count too: the detectors'
+    cheap first question, in one native pass instead of several Python ones."""
+    cdef Py_ssize_t counts[5]
+    cdef uint8_t none[128]
+    memset(none, 0, 128)
+    take_census(text, counts, none)
+    return (counts[0], counts[1], counts[2], counts[3])
+
+
+# census_flags() bits
+FLAG_NUMBER = 1     # at least min_digits digits
+FLAG_LINK = 2       # a dot between letters or digits, and a Latin letter
+FLAG_AT = 4         # an at sign
+FLAG_SYMBOL = 8     # one of the given ASCII symbols
+FLAG_SHORT = 16     # at most short_len characters
+
+
+def census_flags(str text not None, Py_ssize_t min_digits, Py_ssize_t short_len, str symbols=""):
+    """The census as bit flags (FLAG_*): the rule engine's whole question for a message with no
+    phrase hit, in one call. symbols: the ASCII symbols that raise FLAG_SYMBOL (after folding,
+    so ＋ counts as +)."""
+    cdef Py_ssize_t counts[5]
+    cdef uint8_t wanted[128]
+    memset(wanted, 0, 128)
+    for ch in symbols:
+        if ord(ch) < 128:
+            wanted[ord(ch)] = 1
+    take_census(text, counts, wanted)
+    return ((FLAG_NUMBER if counts[0] >= min_digits else 0)
+            | (FLAG_LINK if counts[1] and counts[2] else 0)
+            | (FLAG_AT if counts[3] else 0)
+            | (FLAG_SYMBOL if counts[4] else 0)
+            | (FLAG_SHORT if PyUnicode_GET_LENGTH(text) <= short_len else 0))
+
+
+cdef void take_census(str text, Py_ssize_t* counts, const uint8_t* wanted_symbols):
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    counts[0] = counts[1] = counts[2] = counts[3] = counts[4] = 0
+    if kind == PyUnicode_1BYTE_KIND:
+        count_classes(<const uint8_t*>data, n, counts, wanted_symbols)
+    elif kind == PyUnicode_2BYTE_KIND:
+        count_classes(<const uint16_t*>data, n, counts, wanted_symbols)
+    else:
+        count_classes(<const uint32_t*>data, n, counts, wanted_symbols)
+
+
 # ---- the automaton --------------------------------------------------------------------------
 
 cdef struct State:

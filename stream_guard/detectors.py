@@ -9,7 +9,8 @@ questions (`count("d")`, `"@" in`) so that the common message costs a few hundre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+
+from stream_guard.matcher import census
 
 Span = tuple[int, int]
 
@@ -55,57 +56,54 @@ class NumberRun:
     digits: str
 
 
-_DIGIT_LIKE = frozenset("0123456789") | frozenset(_DIGIT_FORMS)
-_DOTS = ("．", "。", "｡", ".")
-SHORT_MESSAGE = 20  # characters: longer messages are never curt fillers
+# punctuation and spaces that may surround a curt reply: "嗯嗯。", "哦?", "  不行！"
+EDGE_NOISE = " \t\n\u3000.,!?~;:…，。！？～；：、·-—\"'“”‘’()（）[]【】<>《》"
+SHORT_MESSAGE = 10  # characters, punctuation included: longer messages are never curt fillers
+MIN_NUMBER_DIGITS = 5  # the shortest number a detector looks for (a QQ number)
 
-# detector -> the TextView property that must be true before its scanner runs
+# detector -> the gate (a census question, see Ruleset) that must be open before its scanner runs
+NUMBER, LINK, EMAIL, SHORT = range(4)
 GATES = {
-    "mobile_phone": "may_hold_number", "bank_card": "may_hold_number", "id_card": "may_hold_number",
-    "qq_number": "may_hold_number", "wechat_id": "may_hold_number",
-    "url": "may_hold_link", "email": "may_hold_email", "short_filler": "is_short",
+    "mobile_phone": NUMBER, "bank_card": NUMBER, "id_card": NUMBER, "qq_number": NUMBER,
+    "wechat_id": NUMBER, "url": LINK, "email": EMAIL, "short_filler": SHORT,
 }
 
 
 class TextView:
-    """The views of one message the detectors share; each is computed at most once."""
+    """The views of one message the detectors share, each computed at most once.
+
+    The rule engine asks its cheap questions (census_flags) before it builds one of these."""
+
+    __slots__ = ("text", "census", "_ascii", "_shape", "_runs")
 
     def __init__(self, text: str):
         self.text = text
-
-    # Gates: questions answered at C speed, so that most messages never reach a scanner.
-    @cached_property
-    def may_hold_number(self) -> bool:
-        return not _DIGIT_LIKE.isdisjoint(self.text) and self.shape.count("d") >= 5
-
-    @cached_property
-    def may_hold_link(self) -> bool:
-        return any(dot in self.text for dot in _DOTS)
-
-    @cached_property
-    def may_hold_email(self) -> bool:
-        return "@" in self.text or "＠" in self.text
+        self.census = census(text)  # (digits, letters, a.b dots, at signs)
+        self._ascii = self._shape = self._runs = None
 
     @property
-    def is_short(self) -> bool:
-        return len(self.text) <= SHORT_MESSAGE
-
-    @cached_property
     def ascii(self) -> str:
-        return self.text.translate(ASCII_FOLD)
+        if self._ascii is None:
+            self._ascii = self.text.translate(ASCII_FOLD)
+        return self._ascii
 
-    @cached_property
+    @property
     def shape(self) -> str:
-        return self.ascii.translate(SHAPE)
+        if self._shape is None:
+            self._shape = self.ascii.translate(SHAPE)
+        return self._shape
 
-    @cached_property
+    @property
     def number_runs(self) -> tuple[NumberRun, ...]:
         """Maximal runs of digits, where one separator (space, dash, dot) may stand between two
         digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四... A run followed by x/X keeps it
         (ID numbers end in X)."""
+        if self._runs is None:
+            self._runs = self._find_number_runs() if self.census[0] >= MIN_NUMBER_DIGITS else ()
+        return self._runs
+
+    def _find_number_runs(self) -> tuple[NumberRun, ...]:
         shape, ascii_text = self.shape, self.ascii
-        if shape.count("d") < 5:
-            return ()
         runs = []
         n = len(shape)
         i = shape.find("d")
@@ -220,7 +218,7 @@ def wechat_id(view: TextView, context: list[Span], within: int) -> list[Span]:
 
 def email(view: TextView) -> list[Span]:
     text = view.ascii
-    if "@" not in text:
+    if not view.census[3]:
         return []
     found = []
     n = len(text)

@@ -11,7 +11,10 @@ fallback: a silently 50x slower matcher is worse than a clear error at import.
 from __future__ import annotations
 
 try:
-    from stream_guard._matcher import UNIDATA_VERSION, Matcher, fold_codepoint_py
+    from stream_guard._matcher import (
+        FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, UNIDATA_VERSION, Matcher, census,
+        census_flags, fold_codepoint_py,
+    )
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
         "stream_guard's native matcher (stream_guard._matcher) is not built. "
@@ -21,4 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 
 Hit = tuple[int, int, int]
 
-__all__ = ["Hit", "Matcher", "UNIDATA_VERSION", "fold_codepoint_py"]
+__all__ = [
+    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "Hit", "Matcher",
+    "UNIDATA_VERSION", "census", "census_flags", "fold_codepoint_py",
+]

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from stream_guard.detectors import SHORT_MESSAGE
+
 CATEGORIES = (
     "invoice_refusal", "free_shipping_breach", "out_of_stock", "payment_refusal",
     "off_platform_payment", "contact_diversion", "competitor_platform", "absolute_claim",
@@ -233,6 +235,8 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
             )
             if name == "short_filler" and not detector.words:
                 problems.add(file, rid, "detector short_filler needs words")
+            if name == "short_filler" and detector.max_chars > SHORT_MESSAGE:
+                problems.add(file, rid, f"detector short_filler: max_chars over {SHORT_MESSAGE} would never be reached")
 
     phrases = _strings(raw.get("any", []), file, rid, "any", problems)
     if not phrases and not near and detector is None:
@@ -328,9 +332,10 @@ def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
             problems.add(f"{platform}.toml", "-", "missing: every platform needs a pack")
             continue
         packs[platform] = _load(directory, platform, problems)
+    included = {name for pack in packs.values() for name in pack.files}
     for path in sorted(directory.glob("*.toml")):
-        if path.stem not in PLATFORMS and path.stem != "common":
-            data = _read(path, problems)  # included packs other than common
+        if path.stem not in PLATFORMS and path.name not in included:
+            data = _read(path, problems)  # a pack no platform includes is still checked
             if data is not None:
                 _rules_of(path, data, problems)
     return packs, list(dict.fromkeys(problems))

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from stream_guard import detectors
-from stream_guard.matcher import Matcher, fold_codepoint_py
+from stream_guard.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
+from stream_guard.matcher import (
+    FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, Matcher, census_flags, fold_codepoint_py,
+)
 from stream_guard.packs import Pack, Rule
 
 Span = tuple[int, int]
@@ -116,6 +119,16 @@ class Ruleset:
             (pid, p.translate(detectors.ASCII_FOLD)) for pid, p in enumerate(self.phrases) if _only_symbols(p)
         )
         symbol_ids = {pid for pid, _ in self._symbol_phrases}
+        # characters whose width-folded form starts a symbol phrase: the cheap test before a search
+        starts = {phrase[0] for _, phrase in self._symbol_phrases}
+        self._symbol_starts = tuple(sorted(set(starts) | {
+            chr(code) for code, folded in detectors.ASCII_FOLD.items() if folded[:1] in starts
+        }))
+        # symbol phrases are looked for when the census sees their first (ASCII) character, or
+        # always when one starts with another symbol
+        self._symbol_ascii = "".join(sorted(c for c in starts if ord(c) < 128))
+        self._symbol_starts_other = any(ord(c) >= 128 for c in starts)
+
         # Numerals fold to digits in phrases and text alike, so 第一 also finds 第1 and phone
         # numbers spelt in Chinese numerals meet the same phrases.
         self.matcher = Matcher(["" if pid in symbol_ids else p for pid, p in enumerate(self.phrases)],
@@ -127,6 +140,16 @@ class Ruleset:
             if r.detector and not r.detector.context:
                 gated[detectors.GATES[r.detector.name]].append(i)
         self._gated_rules = tuple((gate, tuple(rules)) for gate, rules in gated.items())
+        filler_chars = {ch for r in self.rules if r.detector and r.detector.name == "short_filler"
+                        for w in r.detector.words for ch in w}
+        self._filler_strip = detectors.EDGE_NOISE + "".join(sorted(filler_chars))
+        self._find = self.matcher.find
+        # census flags that send a message without phrase hits on to _judge
+        self._wake_flags = (FLAG_SYMBOL if self._symbol_ascii else 0) | (
+            FLAG_SHORT if filler_chars else 0)
+        for gate, _ in self._gated_rules:
+            self._wake_flags |= {detectors.NUMBER: FLAG_NUMBER, detectors.LINK: FLAG_LINK,
+                                 detectors.EMAIL: FLAG_AT, detectors.SHORT: 0}[gate]
 
     def allowed_everywhere(self, rule: Rule) -> tuple[str, ...]:
         """Phrases of a rule that can never fire: an allowed phrase of the rule normalises to the
@@ -152,24 +175,50 @@ class Ruleset:
         """Findings for (text, sender, meta) triples, with one native call for the batch."""
         messages = list(messages)
         all_hits = self.matcher.find_batch([m[0] for m in messages])
-        return [self._judge(text, sender, meta or {}, hits, None)
+        return [self._judge(text, sender, meta, hits, self._flags_of(text), None)
+                if hits or self._may_hold_something(text) else []
                 for (text, sender, meta), hits in zip(messages, all_hits)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
-        return self._judge(text, sender, meta or {}, self.matcher.find(text), None)
+        hits = self._find(text)
+        flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
+        if not hits:  # _may_hold_something(), inlined on this hot path
+            woken = flags & self._wake_flags
+            if not woken or (woken == FLAG_SHORT and text.strip(self._filler_strip)):
+                return []
+        return self._judge(text, sender, meta, hits, flags, None)
+
+    def _flags_of(self, text: str) -> int:
+        return census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
+
+    def _may_hold_something(self, text: str) -> bool:
+        """The common message, with no phrase hit, stops here: after one native census, nothing
+        a detector could find (no long number, a.b, @, symbol phrase or curt filler)."""
+        woken = self._flags_of(text) & self._wake_flags
+        return bool(woken) and not (woken == FLAG_SHORT and text.strip(self._filler_strip))
 
     def explain(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None):
         """(hits, decisions): every phrase hit, and for every rule that had a hit or a detector,
         whether it fired and why."""
         hits = tuple(self.matcher.find(text)) + tuple(self._symbol_hits(text))
         decisions: list[Decision] = []
-        self._judge(text, sender, meta or {}, hits, decisions)
+        self._judge(text, sender, meta, hits, self._flags_of(text), decisions)
         return hits, decisions
 
-    def _judge(self, text, sender, meta, hits, decisions: list[Decision] | None) -> list[Finding]:
+    def _judge(self, text, sender, meta, hits, flags, decisions: list[Decision] | None) -> list[Finding]:
+        if flags & FLAG_SYMBOL or self._symbol_starts_other:
+            for start in self._symbol_starts:  # `in` on a str is a C scan
+                if start in text:
+                    hits = list(hits) + self._symbol_hits(text)
+                    break
+        # Which detectors could find anything (indexed by detectors.NUMBER, LINK, EMAIL, SHORT);
+        # a curt filler is a short message made only of filler characters and punctuation.
+        gates = (flags & FLAG_NUMBER, flags & FLAG_LINK, flags & FLAG_AT,
+                 flags & FLAG_SHORT and not text.strip(self._filler_strip))
+        gated = [rules for gate, rules in self._gated_rules if gates[gate]]
+        if not hits and not gated:
+            return []
         per_rule: dict[int, _RuleHits] = {}
-        if self._symbol_phrases:
-            hits = list(hits) + self._symbol_hits(text)
         for pid, start, end in hits:
             for ri, slot, where in self._owners[pid]:
                 rh = per_rule.get(ri)
@@ -179,13 +228,10 @@ class Ruleset:
                     rh.near[where].append((start, end))
                 else:
                     getattr(rh, slot).append((start, end))
-        view = detectors.TextView(text)
         candidates = set(per_rule)
-        for gate, rule_indexes in self._gated_rules:
-            if getattr(view, gate):
-                candidates.update(rule_indexes)
-        if not candidates:
-            return []
+        for rule_indexes in gated:
+            candidates.update(rule_indexes)
+        view = detectors.TextView(text)
         findings = []
         for ri in sorted(candidates):
             rule = self.rules[ri]
@@ -207,6 +253,7 @@ class Ruleset:
                 decision.reason = f"sender {sender!r} is not judged by this rule ({', '.join(sorted(rule.roles))})"
             return []
         for key, wanted in rule.when:
+            meta = meta or {}
             if meta.get(key) != wanted:
                 if decision:
                     decision.reason = f"when: meta {key}={meta.get(key)!r}, rule needs {wanted!r}"
