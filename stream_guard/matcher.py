@@ -4,6 +4,9 @@
     .find(text, longest=False) -> tuple[(pattern_id, start, end), ...]
     .find_batch(texts, longest=False) -> list[tuple[(pattern_id, start, end), ...]]
     .normalize(text) -> str
+census(text) -> (digits, latin letters, dots between letters/digits, at signs), on folded text
+census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule engine's cheap
+    first question (could a detector find anything here?) in one native pass
 
 Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python
 fallback: a silently 50x slower matcher is worse than a clear error at import.

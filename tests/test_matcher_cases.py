@@ -122,3 +122,14 @@ def test_bad_arguments():
         Matcher(["ok"]).find_batch(["ok", b"bytes"])
     with pytest.raises(ValueError):
         Matcher(["ok"], max_gap=-1)
+
+
+def test_census_counts_folded_classes():
+    from stream_guard.matcher import FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, census, census_flags
+    # digits (any spelling), Latin letters, dots between letters or digits, at signs
+    assert census("电话一三八１２③ abc。com x@y") == (6, 8, 1, 1)
+    assert census("好的。谢谢") == (0, 0, 0, 0)
+    assert census_flags("一二三四五", 5, 3) == FLAG_NUMBER
+    assert census_flags("a.b", 5, 3) == FLAG_LINK | FLAG_SHORT
+    assert census_flags("加＋微信，看@我", 5, 3, "+") == FLAG_SYMBOL | FLAG_AT
+    assert census_flags("加微信", 5, 3, "+") == FLAG_SHORT
