@@ -12,7 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from stream_guard.detectors import SHORT_MESSAGE
+from stream_guard.replies import SESSION_RULES, UNITS, ReplyProfile
 
 CATEGORIES = (
     "invoice_refusal", "free_shipping_breach", "out_of_stock", "payment_refusal",
@@ -104,6 +108,66 @@ class Pack:
     allow_domains: tuple[str, ...]
     version: str
     files: tuple[str, ...] = field(default=())
+    reply: ReplyProfile | None = None
+
+
+REPLY_KEYS = {
+    "unit", "threshold_s", "service_hours", "timezone", "count_by_start", "session_gap_s",
+    "session_rule", "bots_count", "handoff_starts_clock", "penalty",
+}
+REPLY_PENALTY_KEYS = {"min_consults", "max_rate", "fine_cny"}
+
+
+def _parse_reply(raw, platform: str, file: str, problems: _Problems) -> ReplyProfile | None:
+    """The [reply] table of a platform pack: how that platform counts valid replies."""
+    if not isinstance(raw, dict):
+        problems.add(file, "reply", "[reply] must be a table")
+        return None
+    if set(raw) - REPLY_KEYS:
+        problems.add(file, "reply", f"unknown keys {sorted(set(raw) - REPLY_KEYS)}")
+    unit = raw.get("unit", "turn")
+    if unit not in UNITS:
+        problems.add(file, "reply", f"unit must be one of {', '.join(UNITS)}")
+    session_rule = raw.get("session_rule", "first_reply")
+    if session_rule not in SESSION_RULES:
+        problems.add(file, "reply", f"session_rule must be one of {', '.join(SESSION_RULES)}")
+    hours = raw.get("service_hours", ["08:00", "23:00"])
+    try:
+        start, end = (dt_time.fromisoformat(h) for h in hours)
+    except (TypeError, ValueError):
+        problems.add(file, "reply", "service_hours must be two HH:MM times, the end exclusive")
+        start, end = dt_time(8), dt_time(23)
+    zone = raw.get("timezone", "Asia/Shanghai")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.add(file, "reply", f"unknown timezone {zone!r}")
+        zone = "Asia/Shanghai"
+    penalty = raw.get("penalty", {})
+    if not isinstance(penalty, dict) or set(penalty) - REPLY_PENALTY_KEYS:
+        problems.add(file, "reply", f"penalty takes {sorted(REPLY_PENALTY_KEYS)}")
+        penalty = {}
+    max_rate = penalty.get("max_rate", 0.5)
+    if not isinstance(max_rate, (int, float)) or not 0 <= max_rate <= 1:
+        problems.add(file, "reply", "penalty.max_rate must be a rate between 0 and 1")
+        max_rate = 0.5
+    flags = {}
+    for key in ("count_by_start", "bots_count", "handoff_starts_clock"):
+        value = raw.get(key, key == "count_by_start")
+        if not isinstance(value, bool):
+            problems.add(file, "reply", f"{key} must be true or false")
+            value = False
+        flags[key] = value
+    return ReplyProfile(
+        platform=platform, unit=unit, session_rule=session_rule,
+        threshold_s=_int(raw.get("threshold_s", 180), file, "reply", "threshold_s", problems, 1),
+        service_start=start, service_end=end, timezone=zone,
+        session_gap_s=_int(raw.get("session_gap_s", 600), file, "reply", "session_gap_s", problems, 1),
+        penalty_min_consults=_int(penalty.get("min_consults", 101), file, "reply", "penalty.min_consults", problems),
+        penalty_max_rate=float(max_rate),
+        penalty_fine_cny=_int(penalty.get("fine_cny", 0), file, "reply", "penalty.fine_cny", problems),
+        **flags,
+    )
 
 
 class PackError(Exception):
@@ -349,7 +413,7 @@ def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
         problems.add(path.name, "-", f"[pack]: unknown keys {sorted(set(head) - PACK_KEYS)}")
     if head.get("platform") != platform:
         problems.add(path.name, "-", f"[pack] platform must be {platform!r}")
-    unknown_top = set(data) - {"pack", "rules", "overrides"}
+    unknown_top = set(data) - {"pack", "rules", "overrides", "reply"}
     if unknown_top:
         problems.add(path.name, "-", f"unknown top-level keys {sorted(unknown_top)}")
 
@@ -384,6 +448,11 @@ def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
         if rule.id in seen:
             problems.add(rule.origin, rule.id, f"duplicate rule id (also in {seen[rule.id]})")
         seen[rule.id] = rule.origin
+    reply = None
+    if "reply" in data:
+        reply = _parse_reply(data["reply"], platform, path.name, problems)
+    else:
+        problems.add(path.name, "reply", "missing [reply]: every platform needs a reply profile")
     allow = head.get("allow_domains", [])
     digest = hashlib.sha256()
     for f in sorted(files):
@@ -398,4 +467,5 @@ def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
         allow_domains=tuple(d.lower().lstrip(".") for d in allow if isinstance(d, str)),
         version=f"{platform}-{digest.hexdigest()[:12]}",
         files=tuple(f.name for f in files),
+        reply=reply,
     )

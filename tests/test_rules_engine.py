@@ -56,6 +56,10 @@ allow_domains = ["tmall.com"]
 [overrides."common.invoice"]
 source = "{platform}-INV"
 
+[reply]
+unit = "turn"
+threshold_s = 180
+
 [[rules]]
 id = "{platform}.free_shipping"
 category = "free_shipping_breach"
@@ -217,3 +221,12 @@ def test_masking_keeps_length():
     view = detectors.TextView("电话 138 1234 5678, 邮箱 ab@qq.com")
     masked = detectors.mask_personal_data(view)
     assert masked == "电话 *** **** ****, 邮箱 **@qq.com" and len(masked) == len(view.text)
+
+
+def test_reply_profile_problems(tmp_path):
+    write_packs(tmp_path, platform=PLATFORM.replace('unit = "turn"', 'unit = "fortnight"\ncolour = 1'))
+    text = "\n".join(check(tmp_path))
+    assert "tmall.toml:reply: unit must be one of turn, session, buyer_day" in text
+    assert "tmall.toml:reply: unknown keys ['colour']" in text
+    write_packs(tmp_path, platform=PLATFORM.replace('[reply]\nunit = "turn"\nthreshold_s = 180\n', ''))
+    assert "jd.toml:reply: missing [reply]: every platform needs a reply profile" in check(tmp_path)

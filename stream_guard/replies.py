@@ -1,0 +1,293 @@
+"""Reply-rate tracking in event time, per platform profile.
+
+A turn opens at a buyer message when that buyer has no open turn in the shop, and closes at the
+next qualifying reply (a human agent; a bot only where the profile says so). Events are held per
+shop in a small heap and applied in (ts, event_id) order once the shop's watermark (the highest
+event time seen, minus the allowed lateness) has passed them, so any arrival order within the
+allowed lateness gives the same figures. An event older than the watermark when it arrives is too
+late: it is counted and reported, never applied and never silently dropped.
+
+A turn whose deadline falls behind the watermark without a reply is decided invalid then, and a
+`reply_missed` notice is emitted at once (a buyer is waiting); the turn stays open to learn its
+response time and ends `late` when the reply comes, or `missed` when the input ends or its day is
+closed.
+
+Figures per shop and local day follow the profile's unit:
+- `turn`: each counted turn is a consult; valid when replied within the threshold;
+- `buyer_day`: each buyer with a counted turn is a consult; valid when every counted turn was;
+- `session`: turns of one buyer with gaps under `session_gap_s`; valid by `session_rule`
+  (`first_reply`: the first turn's reply, `all_replies`: every turn's).
+A turn (or session) counts when it starts inside the service hours (`count_by_start`); buyers
+reported or blocked during a day are left out of that day.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+UNITS = ("turn", "session", "buyer_day")
+SESSION_RULES = ("first_reply", "all_replies")
+EXCLUDING_KINDS = ("buyer_reported", "buyer_blocked")
+
+
+@dataclass(frozen=True)
+class ReplyProfile:
+    platform: str
+    unit: str = "turn"
+    threshold_s: int = 180
+    service_start: time = time(8, 0)
+    service_end: time = time(23, 0)  # exclusive
+    timezone: str = "Asia/Shanghai"
+    count_by_start: bool = True
+    session_gap_s: int = 600
+    session_rule: str = "first_reply"
+    bots_count: bool = False
+    handoff_starts_clock: bool = False
+    penalty_min_consults: int = 101  # "more than 100"
+    penalty_max_rate: float = 0.5    # "under 50%"
+    penalty_fine_cny: int = 0
+
+    def in_service(self, local: datetime) -> bool:
+        return self.service_start <= local.time() < self.service_end
+
+
+@dataclass
+class Outcome:
+    """A decided turn (`valid`, `late`, `missed`), a `reply_missed` notice, or a `late_event`."""
+    kind: str
+    platform: str
+    shop_id: str
+    buyer_id: str
+    day: str = ""
+    opened_ts: int = 0
+    replied_ts: int | None = None
+    counted: bool = False
+    event_id: str = ""
+
+    @property
+    def response_s(self) -> float | None:
+        return None if self.replied_ts is None else (self.replied_ts - self.opened_ts) / 1000
+
+
+@dataclass
+class _Turn:
+    buyer_id: str
+    opened_ts: int
+    day: str
+    counted: bool
+    unit_key: tuple  # what the turn counts towards: (day, buyer) / (day, buyer, session start)
+    overdue: bool = False
+
+
+@dataclass
+class _Unit:
+    """One consult: a turn, a buyer-day or a session."""
+    counted: bool
+    valid: bool = True
+    decided_turns: int = 0
+
+
+@dataclass
+class _Session:
+    start_ts: int
+    last_ts: int
+    key: tuple
+
+
+@dataclass
+class _Shop:
+    platform: str
+    shop_id: str
+    pending: list = field(default_factory=list)  # heap of (ts, event_id, seq, event)
+    max_ts: int | None = None
+    open_turns: dict[str, _Turn] = field(default_factory=dict)
+    units: dict[tuple, _Unit] = field(default_factory=dict)
+    sessions: dict[str, _Session] = field(default_factory=dict)
+    handed_off: set = field(default_factory=set)
+    excluded: dict[str, set] = field(default_factory=dict)  # day -> buyers
+    turn_counter: int = 0
+
+
+class ReplyTracker:
+    def __init__(self, profiles: dict[str, ReplyProfile], allowed_lateness_ms: int = 60_000):
+        self.profiles = profiles
+        self.lateness = allowed_lateness_ms
+        self.shops: dict[tuple[str, str], _Shop] = {}
+        self._seq = 0
+        self._zones = {p: ZoneInfo(prof.timezone) for p, prof in profiles.items()}
+        self.late_events = 0
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def observe(self, event) -> list[Outcome]:
+        """Take one validated chat event; return what was decided because of it."""
+        platform = event["platform"]
+        if platform not in self.profiles:
+            return []
+        key = (platform, event["shop_id"])
+        shop = self.shops.get(key)
+        if shop is None:
+            shop = self.shops[key] = _Shop(platform, event["shop_id"])
+        ts = event["ts"]
+        if shop.max_ts is not None and ts < shop.max_ts - self.lateness:
+            self.late_events += 1
+            return [Outcome("late_event", platform, shop.shop_id, event.get("buyer_id", ""),
+                            opened_ts=ts, event_id=event.get("event_id", ""))]
+        self._seq += 1
+        heapq.heappush(shop.pending, (ts, event.get("event_id", ""), self._seq, event))
+        if shop.max_ts is None or ts > shop.max_ts:
+            shop.max_ts = ts
+        return self._advance(shop, shop.max_ts - self.lateness)
+
+    def finish(self) -> list[Outcome]:
+        """The input is over: apply everything held and decide every open turn."""
+        out: list[Outcome] = []
+        for shop in self.shops.values():
+            out += self._advance(shop, None)
+            for buyer in sorted(shop.open_turns):
+                out.append(self._close(shop, shop.open_turns[buyer], None))
+            shop.open_turns.clear()
+        return out
+
+    # ---- event time ----------------------------------------------------------------------------
+
+    def _advance(self, shop: _Shop, watermark: int | None) -> list[Outcome]:
+        out: list[Outcome] = []
+        profile = self.profiles[shop.platform]
+        threshold = profile.threshold_s * 1000
+        while shop.pending and (watermark is None or shop.pending[0][0] <= watermark):
+            ts, _, _, event = heapq.heappop(shop.pending)
+            # turns whose deadline passed before this event are overdue now
+            out += self._mark_overdue(shop, ts - 1, threshold)
+            out += self._apply(shop, profile, event)
+        if watermark is not None:
+            out += self._mark_overdue(shop, watermark, threshold)
+        return out
+
+    def _mark_overdue(self, shop: _Shop, now: int, threshold: int) -> list[Outcome]:
+        out = []
+        for turn in shop.open_turns.values():
+            if not turn.overdue and turn.opened_ts + threshold < now:
+                turn.overdue = True
+                self._decide(shop, turn, valid=False)
+                out.append(Outcome("reply_missed", shop.platform, shop.shop_id, turn.buyer_id,
+                                   turn.day, turn.opened_ts, None, turn.counted))
+        return out
+
+    # ---- the state machine -------------------------------------------------------------------
+
+    def _local(self, platform: str, ts: int) -> datetime:
+        return datetime.fromtimestamp(ts / 1000, self._zones[platform])
+
+    def _apply(self, shop: _Shop, profile: ReplyProfile, event) -> list[Outcome]:
+        kind = event.get("kind") or "message"
+        sender = event.get("sender")
+        buyer = event.get("buyer_id", "")
+        ts = event["ts"]
+        local = self._local(shop.platform, ts)
+        day = local.date().isoformat()
+        if kind in EXCLUDING_KINDS:
+            shop.excluded.setdefault(day, set()).add(buyer)
+            return []
+        if kind == "handoff":
+            shop.handed_off.add(buyer)
+            if profile.handoff_starts_clock and buyer not in shop.open_turns:
+                self._open(shop, profile, buyer, ts, local, day)
+            return []
+        if kind != "message":
+            return []
+        if sender == "buyer":
+            if profile.handoff_starts_clock and buyer not in shop.handed_off:
+                return []  # the bot serves this buyer; the clock has not started
+            if buyer not in shop.open_turns:
+                self._open(shop, profile, buyer, ts, local, day)
+            elif profile.unit == "session":
+                shop.sessions[buyer].last_ts = ts
+            return []
+        if sender == "agent" or (sender == "bot" and profile.bots_count):
+            turn = shop.open_turns.pop(buyer, None)
+            if buyer in shop.sessions:
+                shop.sessions[buyer].last_ts = ts
+            if turn is None:
+                return []
+            return [self._close(shop, turn, ts)]
+        return []
+
+    def _open(self, shop: _Shop, profile: ReplyProfile, buyer: str, ts: int, local: datetime, day: str) -> None:
+        if profile.unit == "session":
+            session = shop.sessions.get(buyer)
+            if session is None or ts - session.last_ts >= profile.session_gap_s * 1000:
+                start_local = local
+                session = shop.sessions[buyer] = _Session(ts, ts, (day, buyer, ts))
+            else:
+                start_local = self._local(shop.platform, session.start_ts)
+            session.last_ts = ts
+            unit_key = session.key
+            counted = profile.in_service(start_local) if profile.count_by_start else profile.in_service(local)
+            day = unit_key[0]
+        elif profile.unit == "buyer_day":
+            unit_key = (day, buyer)
+            counted = profile.in_service(local)
+        else:
+            shop.turn_counter += 1
+            unit_key = (day, buyer, ts, shop.turn_counter)
+            counted = profile.in_service(local)
+        unit = shop.units.get(unit_key)
+        if unit is None:
+            unit = shop.units[unit_key] = _Unit(counted=False)
+        unit.counted = unit.counted or counted
+        shop.open_turns[buyer] = _Turn(buyer, ts, day, counted, unit_key)
+
+    def _decide(self, shop: _Shop, turn: _Turn, valid: bool) -> None:
+        """A turn's validity is known: fold it into its unit (once)."""
+        profile = self.profiles[shop.platform]
+        unit = shop.units[turn.unit_key]
+        if not turn.counted:
+            return
+        if profile.unit == "session" and profile.session_rule == "first_reply":
+            if unit.decided_turns == 0:
+                unit.valid = valid
+        else:
+            unit.valid = unit.valid and valid
+        unit.decided_turns += 1
+
+    def _close(self, shop: _Shop, turn: _Turn, replied_ts: int | None) -> Outcome:
+        threshold = self.profiles[shop.platform].threshold_s * 1000
+        if replied_ts is None:
+            kind = "missed"
+            if not turn.overdue:
+                self._decide(shop, turn, valid=False)
+        elif replied_ts - turn.opened_ts <= threshold and not turn.overdue:
+            kind = "valid"
+            self._decide(shop, turn, valid=True)
+        else:
+            kind = "late"
+            if not turn.overdue:
+                self._decide(shop, turn, valid=False)
+        return Outcome(kind, shop.platform, shop.shop_id, turn.buyer_id, turn.day, turn.opened_ts,
+                       replied_ts, turn.counted)
+
+    # ---- figures ------------------------------------------------------------------------------
+
+    def shop_days(self) -> list[dict]:
+        """One row per platform, shop and local day: consults, valid, rate, penalty_risk."""
+        rows = []
+        for (platform, shop_id), shop in sorted(self.shops.items()):
+            profile = self.profiles[platform]
+            per_day: dict[str, list[int]] = {}
+            for key, unit in shop.units.items():
+                day, buyer = key[0], key[1]
+                if not unit.counted or buyer in shop.excluded.get(day, ()):
+                    continue
+                tally = per_day.setdefault(day, [0, 0])
+                tally[0] += 1
+                tally[1] += unit.valid and unit.decided_turns > 0
+            for day, (consults, valid) in sorted(per_day.items()):
+                rate = valid / consults if consults else None
+                risk = consults >= profile.penalty_min_consults and rate is not None and rate < profile.penalty_max_rate
+                rows.append({"platform": platform, "shop_id": shop_id, "day": day, "consults": consults,
+                             "valid": valid, "rate": rate, "penalty_risk": bool(risk),
+                             "penalty_fine_cny": profile.penalty_fine_cny if risk else 0})
+        return rows
