@@ -108,6 +108,7 @@ class _Shop:
     handed_off: set = field(default_factory=set)
     excluded: dict[str, set] = field(default_factory=dict)  # day -> buyers
     turn_counter: int = 0
+    oldest_day: str | None = None  # the oldest local day with state
 
 
 class ReplyTracker:
@@ -118,6 +119,7 @@ class ReplyTracker:
         self._seq = 0
         self._zones = {p: ZoneInfo(prof.timezone) for p, prof in profiles.items()}
         self.late_events = 0
+        self.closed_rows: list[dict] = []  # figures of days no longer held in memory
 
     # ---- input -------------------------------------------------------------------------------
 
@@ -164,6 +166,7 @@ class ReplyTracker:
             out += self._apply(shop, profile, event)
         if watermark is not None:
             out += self._mark_overdue(shop, watermark, threshold)
+            out += self._close_old_days(shop, watermark)
         return out
 
     def _mark_overdue(self, shop: _Shop, now: int, threshold: int) -> list[Outcome]:
@@ -237,6 +240,8 @@ class ReplyTracker:
         unit = shop.units.get(unit_key)
         if unit is None:
             unit = shop.units[unit_key] = _Unit(counted=False)
+            if shop.oldest_day is None or unit_key[0] < shop.oldest_day:
+                shop.oldest_day = unit_key[0]
         unit.counted = unit.counted or counted
         shop.open_turns[buyer] = _Turn(buyer, ts, day, counted, unit_key)
 
@@ -272,22 +277,47 @@ class ReplyTracker:
     # ---- figures ------------------------------------------------------------------------------
 
     def shop_days(self) -> list[dict]:
-        """One row per platform, shop and local day: consults, valid, rate, penalty_risk."""
+        """One row per platform, shop and local day: consults, valid, rate, penalty_risk; the
+        days already closed and the days still open."""
+        rows = list(self.closed_rows)
+        for shop in self.shops.values():
+            rows += self._rows(shop, {key[0] for key in shop.units})
+        return sorted(rows, key=lambda r: (r["platform"], r["shop_id"], r["day"]))
+
+    def _rows(self, shop: _Shop, days: set[str]) -> list[dict]:
+        profile = self.profiles[shop.platform]
+        per_day: dict[str, list[int]] = {}
+        for key, unit in shop.units.items():
+            day, buyer = key[0], key[1]
+            if day not in days or not unit.counted or buyer in shop.excluded.get(day, ()):
+                continue
+            tally = per_day.setdefault(day, [0, 0])
+            tally[0] += 1
+            tally[1] += unit.valid and unit.decided_turns > 0
         rows = []
-        for (platform, shop_id), shop in sorted(self.shops.items()):
-            profile = self.profiles[platform]
-            per_day: dict[str, list[int]] = {}
-            for key, unit in shop.units.items():
-                day, buyer = key[0], key[1]
-                if not unit.counted or buyer in shop.excluded.get(day, ()):
-                    continue
-                tally = per_day.setdefault(day, [0, 0])
-                tally[0] += 1
-                tally[1] += unit.valid and unit.decided_turns > 0
-            for day, (consults, valid) in sorted(per_day.items()):
-                rate = valid / consults if consults else None
-                risk = consults >= profile.penalty_min_consults and rate is not None and rate < profile.penalty_max_rate
-                rows.append({"platform": platform, "shop_id": shop_id, "day": day, "consults": consults,
-                             "valid": valid, "rate": rate, "penalty_risk": bool(risk),
-                             "penalty_fine_cny": profile.penalty_fine_cny if risk else 0})
+        for day, (consults, valid) in sorted(per_day.items()):
+            rate = valid / consults
+            risk = consults >= profile.penalty_min_consults and rate < profile.penalty_max_rate
+            rows.append({"platform": shop.platform, "shop_id": shop.shop_id, "day": day, "consults": consults,
+                         "valid": valid, "rate": rate, "penalty_risk": risk,
+                         "penalty_fine_cny": profile.penalty_fine_cny if risk else 0})
         return rows
+
+    def _close_old_days(self, shop: _Shop, watermark: int) -> list[Outcome]:
+        """Keep state for the watermark's local day and the day before only: older days are
+        final. Their figures move to closed_rows, their open turns end as missed."""
+        cutoff = (self._local(shop.platform, watermark).date() - timedelta(days=1)).isoformat()
+        if shop.oldest_day is None or shop.oldest_day >= cutoff:
+            return []
+        old = {key[0] for key in shop.units if key[0] < cutoff}
+        out = []
+        for buyer, turn in list(shop.open_turns.items()):
+            if turn.day < cutoff:
+                out.append(self._close(shop, turn, None))
+                del shop.open_turns[buyer]
+        self.closed_rows += self._rows(shop, old)
+        shop.units = {k: u for k, u in shop.units.items() if k[0] >= cutoff}
+        shop.excluded = {d: b for d, b in shop.excluded.items() if d >= cutoff}
+        shop.sessions = {b: x for b, x in shop.sessions.items() if x.key[0] >= cutoff}
+        shop.oldest_day = min((k[0] for k in shop.units), default=None)
+        return out

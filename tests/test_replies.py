@@ -159,3 +159,27 @@ def test_any_shuffle_within_the_allowed_lateness_gives_the_same_figures(spec, pl
         pool.remove(pick)
         shuffled.append(pick)
     assert figures(shuffled, lateness_ms=lateness) == ordered
+
+
+def test_only_the_current_and_previous_day_are_kept():
+    events = []
+    for i, day in enumerate(["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"]):
+        events += [ev(P, "10:00:00", day=day), ev(P, "10:01:00" if i % 2 else "10:09:00", "agent", day=day)]
+    events.append(ev(P, "10:00:00", buyer="waiting", day="2026-11-20"))  # late: reported, not applied
+    tracker = ReplyTracker(PROFILES, allowed_lateness_ms=60_000)
+    for e in events[:-1]:
+        tracker.observe(e)
+    shop = tracker.shops[(P, "s1")]
+    assert {k[0] for k in shop.units} <= {"2026-11-22", "2026-11-23"}
+    assert [o.kind for o in tracker.observe(events[-1])] == ["late_event"]
+    tracker.finish()
+    assert [(r["day"], r["consults"], r["valid"]) for r in tracker.shop_days()] == [
+        ("2026-11-20", 1, 0), ("2026-11-21", 1, 1), ("2026-11-22", 1, 0), ("2026-11-23", 1, 1)]
+
+
+def test_an_unanswered_turn_of_a_closed_day_ends_missed():
+    tracker = ReplyTracker(PROFILES, allowed_lateness_ms=60_000)
+    tracker.observe(ev(P, "10:00:00", day="2026-11-21"))
+    out = tracker.observe(ev(P, "10:00:00", buyer="b2", day="2026-11-23"))
+    assert [o.kind for o in out] == ["reply_missed", "missed"]
+    assert tracker.closed_rows[0]["day"] == "2026-11-21" and tracker.closed_rows[0]["valid"] == 0
