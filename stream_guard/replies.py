@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 UNITS = ("turn", "session", "buyer_day")
@@ -49,8 +49,35 @@ class ReplyProfile:
     penalty_max_rate: float = 0.5    # "under 50%"
     penalty_fine_cny: int = 0
 
-    def in_service(self, local: datetime) -> bool:
-        return self.service_start <= local.time() < self.service_end
+    def in_service(self, second_of_day: int) -> bool:
+        return _seconds(self.service_start) <= second_of_day < _seconds(self.service_end)
+
+
+def _seconds(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+class LocalClock:
+    """Local day and second of day of event times in one zone. The bounds of the last local day
+    are kept, so an event inside it costs two comparisons instead of a datetime; a day with an
+    offset change (daylight saving) is computed event by event."""
+
+    def __init__(self, zone: str):
+        self.zone = ZoneInfo(zone)
+        self._start = self._end = 0
+        self._day = ""
+
+    def at(self, ts: int) -> tuple[str, int]:
+        if self._start <= ts < self._end:
+            return self._day, (ts - self._start) // 1000
+        local = datetime.fromtimestamp(ts / 1000, self.zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        following = midnight + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+        if midnight.utcoffset() == following.utcoffset():
+            self._start = int(midnight.timestamp() * 1000)
+            self._end = int(following.timestamp() * 1000)
+            self._day = midnight.date().isoformat()
+        return local.date().isoformat(), local.hour * 3600 + local.minute * 60 + local.second
 
 
 @dataclass
@@ -94,6 +121,7 @@ class _Session:
     start_ts: int
     last_ts: int
     key: tuple
+    start_second: int  # local second of day the session started
 
 
 @dataclass
@@ -108,7 +136,9 @@ class _Shop:
     handed_off: set = field(default_factory=set)
     excluded: dict[str, set] = field(default_factory=dict)  # day -> buyers
     turn_counter: int = 0
+    deadlines: list = field(default_factory=list)  # heap of (deadline, opened_ts, buyer)
     oldest_day: str | None = None  # the oldest local day with state
+    watermark_day: str = ""  # the local day of the watermark at the last day-closing check
 
 
 class ReplyTracker:
@@ -117,7 +147,7 @@ class ReplyTracker:
         self.lateness = allowed_lateness_ms
         self.shops: dict[tuple[str, str], _Shop] = {}
         self._seq = 0
-        self._zones = {p: ZoneInfo(prof.timezone) for p, prof in profiles.items()}
+        self._clocks = {p: LocalClock(prof.timezone) for p, prof in profiles.items()}
         self.late_events = 0
         self.closed_rows: list[dict] = []  # figures of days no longer held in memory
 
@@ -171,8 +201,10 @@ class ReplyTracker:
 
     def _mark_overdue(self, shop: _Shop, now: int, threshold: int) -> list[Outcome]:
         out = []
-        for turn in shop.open_turns.values():
-            if not turn.overdue and turn.opened_ts + threshold < now:
+        while shop.deadlines and shop.deadlines[0][0] < now:
+            _, opened_ts, buyer = heapq.heappop(shop.deadlines)
+            turn = shop.open_turns.get(buyer)
+            if turn is not None and turn.opened_ts == opened_ts and not turn.overdue:
                 turn.overdue = True
                 self._decide(shop, turn, valid=False)
                 out.append(Outcome("reply_missed", shop.platform, shop.shop_id, turn.buyer_id,
@@ -181,23 +213,20 @@ class ReplyTracker:
 
     # ---- the state machine -------------------------------------------------------------------
 
-    def _local(self, platform: str, ts: int) -> datetime:
-        return datetime.fromtimestamp(ts / 1000, self._zones[platform])
 
     def _apply(self, shop: _Shop, profile: ReplyProfile, event) -> list[Outcome]:
         kind = event.get("kind") or "message"
         sender = event.get("sender")
         buyer = event.get("buyer_id", "")
         ts = event["ts"]
-        local = self._local(shop.platform, ts)
-        day = local.date().isoformat()
+        day, second = self._clocks[shop.platform].at(ts)
         if kind in EXCLUDING_KINDS:
             shop.excluded.setdefault(day, set()).add(buyer)
             return []
         if kind == "handoff":
             shop.handed_off.add(buyer)
             if profile.handoff_starts_clock and buyer not in shop.open_turns:
-                self._open(shop, profile, buyer, ts, local, day)
+                self._open(shop, profile, buyer, ts, day, second)
             return []
         if kind != "message":
             return []
@@ -205,7 +234,7 @@ class ReplyTracker:
             if profile.handoff_starts_clock and buyer not in shop.handed_off:
                 return []  # the bot serves this buyer; the clock has not started
             if buyer not in shop.open_turns:
-                self._open(shop, profile, buyer, ts, local, day)
+                self._open(shop, profile, buyer, ts, day, second)
             elif profile.unit == "session":
                 shop.sessions[buyer].last_ts = ts
             return []
@@ -218,25 +247,22 @@ class ReplyTracker:
             return [self._close(shop, turn, ts)]
         return []
 
-    def _open(self, shop: _Shop, profile: ReplyProfile, buyer: str, ts: int, local: datetime, day: str) -> None:
+    def _open(self, shop: _Shop, profile: ReplyProfile, buyer: str, ts: int, day: str, second: int) -> None:
         if profile.unit == "session":
             session = shop.sessions.get(buyer)
             if session is None or ts - session.last_ts >= profile.session_gap_s * 1000:
-                start_local = local
-                session = shop.sessions[buyer] = _Session(ts, ts, (day, buyer, ts))
-            else:
-                start_local = self._local(shop.platform, session.start_ts)
+                session = shop.sessions[buyer] = _Session(ts, ts, (day, buyer, ts), second)
             session.last_ts = ts
             unit_key = session.key
-            counted = profile.in_service(start_local) if profile.count_by_start else profile.in_service(local)
+            counted = profile.in_service(session.start_second if profile.count_by_start else second)
             day = unit_key[0]
         elif profile.unit == "buyer_day":
             unit_key = (day, buyer)
-            counted = profile.in_service(local)
+            counted = profile.in_service(second)
         else:
             shop.turn_counter += 1
             unit_key = (day, buyer, ts, shop.turn_counter)
-            counted = profile.in_service(local)
+            counted = profile.in_service(second)
         unit = shop.units.get(unit_key)
         if unit is None:
             unit = shop.units[unit_key] = _Unit(counted=False)
@@ -244,6 +270,7 @@ class ReplyTracker:
                 shop.oldest_day = unit_key[0]
         unit.counted = unit.counted or counted
         shop.open_turns[buyer] = _Turn(buyer, ts, day, counted, unit_key)
+        heapq.heappush(shop.deadlines, (ts + profile.threshold_s * 1000, ts, buyer))
 
     def _decide(self, shop: _Shop, turn: _Turn, valid: bool) -> None:
         """A turn's validity is known: fold it into its unit (once)."""
@@ -306,7 +333,11 @@ class ReplyTracker:
     def _close_old_days(self, shop: _Shop, watermark: int) -> list[Outcome]:
         """Keep state for the watermark's local day and the day before only: older days are
         final. Their figures move to closed_rows, their open turns end as missed."""
-        cutoff = (self._local(shop.platform, watermark).date() - timedelta(days=1)).isoformat()
+        watermark_day = self._clocks[shop.platform].at(watermark)[0]
+        if watermark_day == shop.watermark_day:
+            return []  # the day has not turned since the last check
+        shop.watermark_day = watermark_day
+        cutoff = (date.fromisoformat(watermark_day) - timedelta(days=1)).isoformat()
         if shop.oldest_day is None or shop.oldest_day >= cutoff:
             return []
         old = {key[0] for key in shop.units if key[0] < cutoff}
