@@ -189,7 +189,8 @@ class ReplyTracker:
         out: list[Outcome] = []
         profile = self.profiles[shop.platform]
         threshold = profile.threshold_s * 1000
-        while shop.pending and (watermark is None or shop.pending[0][0] <= watermark):
+        # strictly older than the watermark: an event at the watermark itself may still arrive
+        while shop.pending and (watermark is None or shop.pending[0][0] < watermark):
             ts, _, _, event = heapq.heappop(shop.pending)
             # turns whose deadline passed before this event are overdue now
             out += self._mark_overdue(shop, ts - 1, threshold)
