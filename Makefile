@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NATIVE_SOURCES := setup.py pyproject.toml _native/_matcher.pyx _native/fold_spec.py _native/t2s.tsv
 
-.PHONY: build demo test bench clean
+.PHONY: build demo test bench clean kafka-up kafka-down
 
 $(STAMP): $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: build
 
 bench: build
 	$(BIN)/python -m pytest benchmarks -q
+
+# a real single-node Kafka broker (KRaft) on loopback for development; prints its address
+kafka-up:
+	$(PYTHON) scripts/kafka_local.py up
+
+kafka-down:
+	$(PYTHON) scripts/kafka_local.py down
 
 clean:
 	rm -rf $(VENV) build stream_guard/*.so *.egg-info

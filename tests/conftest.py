@@ -15,3 +15,6 @@ settings.register_profile(
     "thorough", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# the session-scoped real Kafka broker (scripts/kafka_local.py) and the `kafka` marker
+pytest_plugins = ["kafka_broker"]

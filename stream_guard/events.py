@@ -1,0 +1,99 @@
+"""Decoding and validating chat events (the DESIGN.md contract) from raw bytes.
+
+A record that is not a usable event becomes a `Reject` with a machine-readable reason from
+REJECT_REASONS and a short detail (a field name, a limit), never an exception: the worker sends it
+to the dead-letter topic, `scan` to its rejects file, and both count it by reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import orjson
+
+from stream_guard.packs import SENDERS
+
+KINDS = ("message", "buyer_reported", "buyer_blocked", "handoff")
+
+REJECT_REASONS = (
+    "invalid_utf8", "invalid_json", "not_an_object", "missing_field", "wrong_type",
+    "unknown_platform", "unknown_sender", "unknown_kind", "text_too_long", "record_too_large",
+    "ts_in_future", "ts_out_of_range",
+)
+
+# required string fields; `text` is required for messages only, system events may leave it out
+_REQUIRED_STRINGS = ("event_id", "platform", "shop_id", "conversation_id", "buyer_id", "sender")
+_OPTIONAL_STRINGS = ("agent_id", "kind")
+# datetime cannot represent event times past year 9999; nothing real is before 2000
+_MIN_TS = 946_684_800_000
+_MAX_TS = 253_402_300_799_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_bytes: int = 16 * 1024
+    # a record this large is rejected unread, so one huge line cannot stall a batch
+    max_record_bytes: int = 1024 * 1024
+    # how far ahead of the wall clock an event time may be: a bad clock on one client must not
+    # push a shop's watermark ahead and make every real event of that shop late
+    max_future_ms: int = 24 * 3600 * 1000
+
+
+class Reject(NamedTuple):
+    reason: str
+    detail: str = ""
+
+
+def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
+    """The event dict, or why the record is not one. `platforms` is what the engine serves."""
+    if len(raw) > limits.max_record_bytes:
+        return Reject("record_too_large", f"{len(raw)} bytes, limit {limits.max_record_bytes}")
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return Reject("invalid_utf8", f"byte {bad.start}")
+        return Reject("invalid_json", str(exc)[:200])
+    if type(event) is not dict:
+        return Reject("not_an_object", type(event).__name__)
+    for name in _REQUIRED_STRINGS:
+        value = event.get(name)
+        if type(value) is not str:
+            return Reject("missing_field" if value is None else "wrong_type", name)
+        if not value and name != "conversation_id":
+            return Reject("missing_field", name)
+    for name in _OPTIONAL_STRINGS:
+        value = event.get(name)
+        if value is not None and type(value) is not str:
+            return Reject("wrong_type", name)
+    ts = event.get("ts")
+    if type(ts) is not int:  # bool is a subclass of int; type() keeps it out
+        return Reject("missing_field" if ts is None else "wrong_type", "ts")
+    meta = event.get("meta")
+    if meta is not None and type(meta) is not dict:
+        return Reject("wrong_type", "meta")
+    if event["platform"] not in platforms:
+        return Reject("unknown_platform", event["platform"][:40])
+    if event["sender"] not in SENDERS:
+        return Reject("unknown_sender", event["sender"][:40])
+    kind = event.get("kind") or "message"
+    if kind not in KINDS:
+        return Reject("unknown_kind", kind[:40])
+    text = event.get("text")
+    if text is None:
+        if kind == "message":
+            return Reject("missing_field", "text")
+        event["text"] = ""
+    elif type(text) is not str:
+        return Reject("wrong_type", "text")
+    # four bytes per code point at most: only a long text needs encoding to be measured
+    elif len(text) * 4 > limits.max_text_bytes and len(text.encode("utf-8", "surrogatepass")) > limits.max_text_bytes:
+        return Reject("text_too_long", f"limit {limits.max_text_bytes} bytes")
+    if not _MIN_TS <= ts <= _MAX_TS:
+        return Reject("ts_out_of_range", str(ts))
+    if ts > now_ms + limits.max_future_ms:
+        return Reject("ts_in_future", f"{(ts - now_ms) // 1000} s ahead")
+    event["kind"] = kind
+    return event

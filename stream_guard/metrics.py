@@ -1,0 +1,205 @@
+"""Prometheus metrics (the DESIGN.md contract), shared by `scan --metrics-port` and the worker.
+
+The engine records a whole batch at once (`record_batch`): counters are incremented once per label
+set and batch, and histograms are kept as plain bucket counts, so metrics cost little per event
+at hundreds of thousands of events a second. The HTTP server reads from another thread; it only
+ever sees figures published under one lock, and per-shop rows as an immutable list replaced whole.
+
+Per-shop series are bounded: only shops of the latest local day or the one before are exported
+(a shop idle for a day disappears), and of those at most `shop_series_cap`, worst rates first.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import Counter as Tally
+from datetime import date
+from typing import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+PREFIX = "stream_guard_"
+RESPONSE_BUCKETS = (5, 10, 30, 60, 120, 180, 300, 600, 1800, 3600)  # seconds; 180 is the usual threshold
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+BATCH_SIZE_BUCKETS = (1, 10, 100, 500, 1000, 2000, 5000, 10000)
+TURN_OUTCOMES = ("valid", "late", "missed")
+DEFAULT_SHOP_SERIES_CAP = 500
+
+
+class _Buckets:
+    """Cumulative-on-export bucket counts of one histogram series, with weights."""
+
+    __slots__ = ("bounds", "counts", "total", "count")
+
+    def __init__(self, bounds):
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, value: float, weight: int = 1) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += weight
+        self.total += value * weight
+        self.count += weight
+
+    def exported(self):
+        running, out = 0, []
+        for bound, n in zip(self.bounds, self.counts):
+            running += n
+            out.append((repr(float(bound)), running))
+        out.append(("+Inf", self.count))
+        return out, self.total
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None,
+                 shop_series_cap: int = DEFAULT_SHOP_SERIES_CAP):
+        self.registry = registry or CollectorRegistry()
+        self.shop_series_cap = shop_series_cap
+        r = self.registry
+        self.events_consumed = Counter(PREFIX + "events_consumed", "Records read from the input", registry=r)
+        self.events_processed = Counter(PREFIX + "events_processed", "Valid events processed", registry=r)
+        self.dead_letters = Counter(PREFIX + "dead_letters", "Records rejected, by reason", ["reason"], registry=r)
+        self.violations = Counter(PREFIX + "violations", "Violations found",
+                                  ["platform", "category", "severity", "rule"], registry=r)
+        self.reply_turns = Counter(PREFIX + "reply_turns", "Decided reply turns by outcome",
+                                   ["platform", "outcome"], registry=r)
+        self.reply_missed = Counter(PREFIX + "reply_missed_notices",
+                                    "Turns whose deadline passed with the buyer still waiting", ["platform"],
+                                    registry=r)
+        self.late_events = Counter(PREFIX + "late_events", "Events older than the allowed lateness",
+                                   ["platform"], registry=r)
+        self.pack_info = Gauge(PREFIX + "rule_pack_info", "Rule pack version in force",
+                               ["platform", "version"], registry=r)
+        self._lock = threading.Lock()
+        self._response = {}  # platform -> _Buckets
+        self._latency = _Buckets(LATENCY_BUCKETS)
+        self._batch_sizes = _Buckets(BATCH_SIZE_BUCKETS)
+        self._shop_rows: tuple[dict, ...] = ()
+        self._risk: dict[str, int] = {}
+        self._open_turns = 0
+        self._shops_dropped = 0
+        r.register(_Collector(self))
+
+    # ---- recording (the engine's thread) -----------------------------------------------------
+
+    def record_batch(self, consumed: int, processed: int, rejects: Iterable[str], violations: Iterable[dict],
+                     outcomes: Iterable, seconds: float) -> None:
+        self.events_consumed.inc(consumed)
+        self.events_processed.inc(processed)
+        for reason, n in Tally(rejects).items():
+            self.dead_letters.labels(reason).inc(n)
+        for key, n in Tally((v["platform"], v["category"], v["severity"], v["rule_id"]) for v in violations).items():
+            self.violations.labels(*key).inc(n)
+        turns, missed, late, responses = Tally(), Tally(), Tally(), []
+        for o in outcomes:
+            if o.kind in TURN_OUTCOMES:
+                turns[o.platform, o.kind] += 1
+                if o.replied_ts is not None:
+                    responses.append((o.platform, (o.replied_ts - o.opened_ts) / 1000))
+            elif o.kind == "reply_missed":
+                missed[o.platform] += 1
+            elif o.kind == "late_event":
+                late[o.platform] += 1
+        for (platform, kind), n in turns.items():
+            self.reply_turns.labels(platform, kind).inc(n)
+        for platform, n in missed.items():
+            self.reply_missed.labels(platform).inc(n)
+        for platform, n in late.items():
+            self.late_events.labels(platform).inc(n)
+        with self._lock:
+            for platform, seconds_taken in responses:
+                buckets = self._response.get(platform)
+                if buckets is None:
+                    buckets = self._response[platform] = _Buckets(RESPONSE_BUCKETS)
+                buckets.add(seconds_taken)
+            if consumed:
+                # every event of a batch waited for the whole batch
+                self._latency.add(seconds, consumed)
+                self._batch_sizes.add(consumed)
+
+    def set_pack_versions(self, versions: dict[str, str]) -> None:
+        self.pack_info.clear()
+        for platform, version in versions.items():
+            self.pack_info.labels(platform, version).set(1)
+
+    def publish_shops(self, rows: Iterable[dict], open_turns: int) -> None:
+        """Replace the exported per-shop figures with the latest local day of each shop."""
+        rows = [r for r in rows if r["consults"]]
+        latest = max((r["day"] for r in rows), default="")
+        # idle shops go: a shop whose latest day is older than the day before the newest day seen
+        recent = [r for r in rows if _days_apart(r["day"], latest) <= 1]
+        risk = {r["platform"]: 0 for r in recent}  # zero, not absent, for platforms with no shop at risk
+        for r in recent:
+            risk[r["platform"]] += r["penalty_risk"]
+        recent.sort(key=lambda r: (r["rate"], -r["consults"], r["platform"], r["shop_id"]))
+        kept = tuple(recent[: self.shop_series_cap])
+        with self._lock:
+            self._shop_rows = kept
+            self._risk = risk
+            self._open_turns = open_turns
+            self._shops_dropped = len(recent) - len(kept)
+
+    def serve(self, port: int, addr: str = "127.0.0.1"):
+        """Expose /metrics over HTTP in a background thread; returns (server, thread)."""
+        return start_http_server(port, addr=addr, registry=self.registry)
+
+
+def _days_apart(day: str, latest: str) -> int:
+    return (date.fromisoformat(latest) - date.fromisoformat(day)).days
+
+
+class _Collector:
+    """The figures kept as plain numbers, exported at scrape time."""
+
+    def __init__(self, metrics: Metrics):
+        self.metrics = metrics
+
+    def collect(self):
+        m = self.metrics
+        with m._lock:
+            rows = m._shop_rows
+            risk = dict(m._risk)
+            response = {p: b.exported() for p, b in m._response.items()}
+            latency = m._latency.exported()
+            sizes = m._batch_sizes.exported()
+            open_turns, dropped = m._open_turns, m._shops_dropped
+        hist = HistogramMetricFamily(PREFIX + "reply_response_seconds",
+                                     "Time from a buyer's first waiting message to the qualifying reply",
+                                     labels=["platform"])
+        for platform, (buckets, total) in sorted(response.items()):
+            hist.add_metric([platform], buckets, total)
+        yield hist
+        for name, doc, (buckets, total) in (
+            ("processing_seconds", "Time an event spent in its batch's processing", latency),
+            ("batch_size_events", "Events per processed batch", sizes),
+        ):
+            family = HistogramMetricFamily(PREFIX + name, doc)
+            family.add_metric([], buckets, total)
+            yield family
+        rate = GaugeMetricFamily(PREFIX + "shop_reply_rate",
+                                 "Valid-reply rate of a shop's latest local day (capped, worst first)",
+                                 labels=["platform", "shop_id"])
+        consults = GaugeMetricFamily(PREFIX + "shop_consults", "Counted consults of a shop's latest local day",
+                                     labels=["platform", "shop_id"])
+        valid = GaugeMetricFamily(PREFIX + "shop_valid_replies",
+                                  "Validly answered consults of a shop's latest local day",
+                                  labels=["platform", "shop_id"])
+        for row in rows:
+            key = [row["platform"], row["shop_id"]]
+            rate.add_metric(key, row["rate"])
+            consults.add_metric(key, row["consults"])
+            valid.add_metric(key, row["valid"])
+        yield rate
+        yield consults
+        yield valid
+        at_risk = GaugeMetricFamily(PREFIX + "shops_at_penalty_risk",
+                                    "Shops whose latest day is over the platform's penalty line",
+                                    labels=["platform"])
+        for platform, n in sorted(risk.items()):
+            at_risk.add_metric([platform], n)
+        yield at_risk
+        yield GaugeMetricFamily(PREFIX + "reply_open_turns", "Buyers waiting for a reply now", value=open_turns)
+        yield GaugeMetricFamily(PREFIX + "shop_series_dropped",
+                                "Active shops left out of the per-shop series by the cap", value=dropped)

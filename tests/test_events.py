@@ -1,0 +1,100 @@
+"""Decoding chat events: every way a record can be bad has its reason, and nothing raises."""
+import json
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream_guard.events import REJECT_REASONS, Limits, Reject, decode
+from stream_guard.packs import PLATFORMS
+
+NOW = 1_763_900_000_000
+GOOD = {"event_id": "e1", "platform": "jd", "shop_id": "s1", "conversation_id": "c1", "buyer_id": "b1",
+        "sender": "agent", "agent_id": "a1", "text": "您好", "ts": NOW - 1000, "meta": {"free_shipping": True}}
+
+
+def run(raw: bytes, limits: Limits = Limits()):
+    return decode(raw, limits, NOW, frozenset(PLATFORMS))
+
+
+def with_(**changes) -> bytes:
+    event = {k: v for k, v in GOOD.items() if k not in changes or changes[k] is not ...}
+    event.update({k: v for k, v in changes.items() if v is not ...})
+    return orjson.dumps(event)
+
+
+def test_a_good_event_decodes_with_its_kind_defaulted():
+    event = run(orjson.dumps(GOOD))
+    assert isinstance(event, dict) and event["kind"] == "message" and event["text"] == "您好"
+
+
+def test_unknown_fields_are_ignored():
+    assert isinstance(run(with_(extra={"x": 1}, channel="app")), dict)
+
+
+@pytest.mark.parametrize("raw, reason, detail", [
+    (b'{"event_id": "e1"', "invalid_json", None),
+    (b"not json at all", "invalid_json", None),
+    (b'{"text": "\xff\xfe"}', "invalid_utf8", "byte 10"),
+    (b"[1, 2, 3]", "not_an_object", "list"),
+    (b'"a string"', "not_an_object", "str"),
+    (b"null", "not_an_object", "NoneType"),
+    (with_(event_id=...), "missing_field", "event_id"),
+    (with_(event_id=""), "missing_field", "event_id"),
+    (with_(shop_id=None), "missing_field", "shop_id"),
+    (with_(buyer_id=...), "missing_field", "buyer_id"),
+    (with_(ts=...), "missing_field", "ts"),
+    (with_(text=...), "missing_field", "text"),
+    (with_(ts="1763900000000"), "wrong_type", "ts"),
+    (with_(ts=1.5e12), "wrong_type", "ts"),
+    (with_(ts=True), "wrong_type", "ts"),
+    (with_(shop_id=42), "wrong_type", "shop_id"),
+    (with_(text=["a"]), "wrong_type", "text"),
+    (with_(meta=[1]), "wrong_type", "meta"),
+    (with_(kind=3), "wrong_type", "kind"),
+    (with_(platform="amazon"), "unknown_platform", "amazon"),
+    (with_(sender="robot"), "unknown_sender", "robot"),
+    (with_(kind="typing"), "unknown_kind", "typing"),
+    (with_(text="好" * 5462), "text_too_long", None),  # 16,386 bytes
+    (with_(ts=NOW + 25 * 3600 * 1000), "ts_in_future", None),
+    (with_(ts=-5), "ts_out_of_range", "-5"),
+    (with_(ts=10**17), "ts_out_of_range", None),
+    (b" " * (1024 * 1024 + 1), "record_too_large", None),
+])
+def test_bad_records_are_rejected_with_their_reason(raw, reason, detail):
+    got = run(raw)
+    assert isinstance(got, Reject) and got.reason == reason, got
+    assert reason in REJECT_REASONS
+    if detail is not None:
+        assert got.detail == detail
+
+
+def test_limits_are_inclusive_and_configurable():
+    assert isinstance(run(with_(text="好" * 5461)), dict)  # 16,383 bytes
+    assert isinstance(run(with_(text="a" * 16384)), dict)
+    assert run(with_(text="a" * 16385)).reason == "text_too_long"
+    assert run(with_(text="a" * 11), Limits(max_text_bytes=10)).reason == "text_too_long"
+    assert isinstance(run(with_(ts=NOW + 24 * 3600 * 1000)), dict)
+
+
+def test_system_events_may_leave_text_out():
+    event = run(with_(sender="system", kind="buyer_reported", text=...))
+    assert isinstance(event, dict) and event["text"] == ""
+
+
+@given(st.binary(max_size=300))
+def test_no_bytes_raise(raw):
+    got = run(raw)
+    assert isinstance(got, (dict, Reject))
+    if isinstance(got, Reject):
+        assert got.reason in REJECT_REASONS
+
+
+@given(st.dictionaries(st.sampled_from(sorted(GOOD) + ["kind"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+                                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers())),
+                       max_size=12))
+def test_no_object_raises(partial):
+    got = run(json.dumps({**GOOD, **partial}).encode())
+    assert isinstance(got, (dict, Reject))
