@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NATIVE_SOURCES := setup.py pyproject.toml _native/_matcher.pyx _native/fold_spec.py _native/t2s.tsv
 
-.PHONY: build demo test bench clean kafka-up kafka-down
+.PHONY: build demo examples test bench clean kafka-up kafka-down
 
 $(STAMP): $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,20 @@ $(STAMP): $(NATIVE_SOURCES)
 
 build: $(STAMP)
 
+# the bundled example day: `make examples` regenerates it (deterministic, seeded)
+EXAMPLE_DAY := examples/day.jsonl.gz
+EXAMPLE_LABELS := examples/day.labels.json
+EXAMPLE_GEN := --seed 1 --shops 15 --events 10000
+DEMO_OUT := build/demo
+
 demo: build
-	$(BIN)/stream-guard match --fold-numbers --patterns examples/demo_patterns.txt \
-		--messages examples/demo_messages.txt
+	mkdir -p $(DEMO_OUT)
+	$(BIN)/stream-guard scan $(EXAMPLE_DAY) --summary --out $(DEMO_OUT)/violations.jsonl \
+		--rejects $(DEMO_OUT)/rejects.jsonl --outcomes $(DEMO_OUT)/outcomes.jsonl --report $(DEMO_OUT)/report.json
+	@echo "violations, rejects, reply outcomes and the JSON report are in $(DEMO_OUT)/"
+
+examples: build
+	$(BIN)/stream-guard gen $(EXAMPLE_GEN) --out $(EXAMPLE_DAY) --labels $(EXAMPLE_LABELS)
 
 test: build
 	$(BIN)/python -m pytest tests

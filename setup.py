@@ -1,4 +1,4 @@
-"""Builds the native matcher. Metadata lives in pyproject.toml.
+"""Builds the native matcher and the native reply tracker. Metadata lives in pyproject.toml.
 
 The fold table (`fold_table.h`) is generated at build time from `_native/fold_spec.py`
 (Python's Unicode database plus the shipped traditional -> simplified table), so the build needs
@@ -36,7 +36,12 @@ extensions = [
         [os.path.relpath(NATIVE / "_matcher.pyx", ROOT)],
         include_dirs=[os.path.relpath(GENERATED, ROOT)],
         extra_compile_args=["-O3"],
-    )
+    ),
+    Extension(
+        "stream_guard._replies",
+        [os.path.relpath(NATIVE / "_replies.pyx", ROOT)],
+        extra_compile_args=["-O3"],
+    ),
 ]
 
 setup(

@@ -168,7 +168,8 @@ def _verdict(ok):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     res = config.stash.get(RESULTS, None)
-    if not res or not (res["match"] or res["build"] or res["memory"] or res.get("rules")):
+    if not res or not (res["match"] or res["build"] or res["memory"] or res.get("rules") or res.get("scan")
+                       or res.get("replies")):
         return
     w = terminalreporter.write_line
     terminalreporter.section("stream-guard benchmark summary")
@@ -226,3 +227,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if res.get("rules"):
         from test_rules_throughput import print_rules_summary
         print_rules_summary(w, res["rules"])
+    if res.get("scan"):
+        from test_scan_throughput import print_scan_summary
+        print_scan_summary(w, res["scan"])
+    if res.get("replies"):
+        from test_replies_throughput import print_replies_summary
+        print_replies_summary(w, res["replies"])

@@ -6,7 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from stream_guard import __version__, rules_cli
+from stream_guard import __version__, rules_cli, scan
+from stream_guard import gen
 
 
 def _read_lines(path: str) -> list[str]:
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="most separators skipped inside one hit (default 8)")
     match.set_defaults(run=cmd_match)
     rules_cli.add_parser(sub)
+    scan.add_parser(sub)
+    gen.add_parser(sub)
     return parser
 
 
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except scan.ScanError as exc:
+        print(f"stream-guard: {exc}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:
         print(f"stream-guard: {exc}", file=sys.stderr)
         return 2

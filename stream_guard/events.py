@@ -27,6 +27,7 @@ _OPTIONAL_STRINGS = ("agent_id", "kind")
 # datetime cannot represent event times past year 9999; nothing real is before 2000
 _MIN_TS = 946_684_800_000
 _MAX_TS = 253_402_300_799_000
+_SENDERS = frozenset(SENDERS)
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Reject(NamedTuple):
 def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
     """The event dict, or why the record is not one. `platforms` is what the engine serves."""
     if len(raw) > limits.max_record_bytes:
-        return Reject("record_too_large", f"{len(raw)} bytes, limit {limits.max_record_bytes}")
+        return Reject("record_too_large", f"over {limits.max_record_bytes} bytes")
     try:
         event = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -58,6 +59,24 @@ def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
         return Reject("invalid_json", str(exc)[:200])
     if type(event) is not dict:
         return Reject("not_an_object", type(event).__name__)
+    # The common case, a well-formed message, in one expression: a single pass of type checks
+    # costs a fraction of the field-by-field checks below, which find the reason for the rest.
+    get = event.get
+    text, ts, kind, platform, sender = get("text"), get("ts"), get("kind"), get("platform"), get("sender")
+    agent_id, meta = get("agent_id"), get("meta")
+    if (type(text) is str and type(ts) is int and (kind is None or kind == "message")
+            and type(platform) is str and platform in platforms and type(sender) is str and sender in _SENDERS
+            and type(get("event_id")) is str and type(get("shop_id")) is str and type(get("buyer_id")) is str
+            and type(get("conversation_id")) is str and (agent_id is None or type(agent_id) is str)
+            and (meta is None or type(meta) is dict) and event["event_id"] and event["shop_id"] and event["buyer_id"]
+            and len(text) * 4 <= limits.max_text_bytes and _MIN_TS <= ts <= now_ms + limits.max_future_ms):
+        event["kind"] = "message"
+        return event
+    return _check(event, limits, now_ms, platforms)
+
+
+def _check(event: dict, limits: Limits, now_ms: int, platforms) -> dict | Reject:
+    """Field by field: the first problem found is the reason."""
     for name in _REQUIRED_STRINGS:
         value = event.get(name)
         if type(value) is not str:

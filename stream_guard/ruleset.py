@@ -89,6 +89,8 @@ class Ruleset:
         self.platform = pack.platform
         self.version = pack.version
         self.rules = pack.rules
+        # senders some rule judges: other messages need no matching at all
+        self.roles = frozenset().union(*(r.roles for r in self.rules))
         phrase_ids: dict[str, int] = {}
         owners: list[list[tuple[int, str, tuple[int, int] | None]]] = []
 

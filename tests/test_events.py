@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_guard.events import REJECT_REASONS, Limits, Reject, decode
+from stream_guard.events import REJECT_REASONS, Limits, Reject, _check, decode
 from stream_guard.packs import PLATFORMS
 
 NOW = 1_763_900_000_000
@@ -98,3 +98,15 @@ def test_no_bytes_raise(raw):
 def test_no_object_raises(partial):
     got = run(json.dumps({**GOOD, **partial}).encode())
     assert isinstance(got, (dict, Reject))
+
+
+@given(st.dictionaries(st.sampled_from(sorted(GOOD) + ["kind"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**63, max_value=2**63 - 1),
+                                 st.sampled_from(["", "jd", "amazon", "agent", "buyer", "message", "handoff", "x"]),
+                                 st.text(max_size=3), st.lists(st.integers(0, 9), max_size=1),
+                                 st.dictionaries(st.text(max_size=2), st.integers(0, 9), max_size=1)),
+                       max_size=12),
+       st.booleans())
+def test_the_fast_path_agrees_with_the_field_by_field_checks(partial, drop_all):
+    event = {**({} if drop_all else GOOD), **partial}
+    assert run(orjson.dumps(event)) == _check(dict(event), Limits(), NOW, frozenset(PLATFORMS))

@@ -171,12 +171,17 @@ def test_only_the_current_and_previous_day_are_kept():
     tracker = ReplyTracker(PROFILES, allowed_lateness_ms=60_000)
     for e in events[:-1]:
         tracker.observe(e)
-    shop = tracker.shops[(P, "s1")]
-    assert {k[0] for k in shop.units} <= {"2026-11-22", "2026-11-23"}
+    # the two older days are closed: their rows wait to be drained; only two days stay open
+    # (the last day's events are still held within the allowed lateness)
+    assert [(r["day"], r["consults"], r["valid"]) for r in tracker.shop_days()] == [
+        ("2026-11-20", 1, 0), ("2026-11-21", 1, 1), ("2026-11-22", 1, 0)]
+    assert [(r["day"], r["consults"], r["valid"]) for r in tracker.drain_closed_rows()] == [
+        ("2026-11-20", 1, 0), ("2026-11-21", 1, 1)]
+    assert tracker.drain_closed_rows() == []
     assert [o.kind for o in tracker.observe(events[-1])] == ["late_event"]
     tracker.finish()
     assert [(r["day"], r["consults"], r["valid"]) for r in tracker.shop_days()] == [
-        ("2026-11-20", 1, 0), ("2026-11-21", 1, 1), ("2026-11-22", 1, 0), ("2026-11-23", 1, 1)]
+        ("2026-11-22", 1, 0), ("2026-11-23", 1, 1)]
 
 
 def test_an_unanswered_turn_of_a_closed_day_ends_missed():
@@ -184,4 +189,5 @@ def test_an_unanswered_turn_of_a_closed_day_ends_missed():
     tracker.observe(ev(P, "10:00:00", day="2026-11-21"))
     out = tracker.observe(ev(P, "10:00:00", buyer="b2", day="2026-11-23"))
     assert [o.kind for o in out] == ["reply_missed", "missed"]
-    assert tracker.closed_rows[0]["day"] == "2026-11-21" and tracker.closed_rows[0]["valid"] == 0
+    closed = tracker.drain_closed_rows()
+    assert closed[0]["day"] == "2026-11-21" and closed[0]["valid"] == 0

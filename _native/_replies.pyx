@@ -1,0 +1,1041 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The native reply tracker: the model of `stream_guard.replies` in typed objects and C heaps.
+
+Per shop: the held events are a C heap of (ts, event_id, arrival number) with the fields the state
+machine reads (buyer, kind and sender as small codes), not the event dicts; the deadlines of open
+turns are a C heap of (deadline, turn); a turn points at its unit (the consult it counts towards)
+and at its local day, so deciding it is a field update, not a tuple-keyed lookup. Local days are
+proleptic ordinals (they sort like their ISO strings) with the string kept beside them for output.
+Local-day bounds are cached per time zone, two days deep (the jitter around midnight alternates
+between two days); a day whose UTC offset changes is computed event by event through zoneinfo.
+
+The pure-Python oracle in `tests/reply_oracle.py` defines the behaviour; property tests require
+the same outcomes, rows and snapshots-restored runs from both.
+"""
+cimport cython
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
+from libc.stdint cimport int64_t, int32_t
+from libc.string cimport memcmp
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import orjson
+
+cdef extern from "Python.h":
+    int PyUnicode_Compare(object left, object right) except? -1
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    int PyUnicode_KIND(object)
+    void* PyUnicode_DATA(object)
+
+UNITS = ("turn", "session", "buyer_day")
+SESSION_RULES = ("first_reply", "all_replies")
+EXCLUDING_KINDS = ("buyer_reported", "buyer_blocked")
+
+SNAPSHOT_VERSION = "sg-replies-1"
+
+# event kinds and senders as the state machine sees them; other values do nothing
+cdef enum:
+    K_MESSAGE = 0
+    K_EXCLUDING = 1
+    K_HANDOFF = 2
+    K_OTHER = 3
+    S_BUYER = 0
+    S_AGENT = 1
+    S_BOT = 2
+    S_OTHER = 3
+    U_TURN = 0
+    U_SESSION = 1
+    U_BUYER_DAY = 2
+
+# a small heap keeps its first allocation; a large one is halved when three quarters are free,
+# so a burst does not pin its peak for the life of the worker
+cdef enum:
+    HEAP_MIN = 4
+    HEAP_SHRINK_ABOVE = 64
+
+
+# ---- event fields --------------------------------------------------------------------------------
+
+
+cdef inline bint _eq(str a, str b):
+    """Equality of two str; decoded strings are new objects whose hashes are not computed yet,
+    so comparing a few is cheaper than a dict lookup (and than PyUnicode_Compare's ordering)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(a)
+    if a is b:
+        return True
+    if n != PyUnicode_GET_LENGTH(b) or PyUnicode_KIND(a) != PyUnicode_KIND(b):
+        return False
+    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), n * PyUnicode_KIND(a)) == 0
+
+
+cdef inline int _kind(object value):
+    if not value:  # no kind is a message
+        return K_MESSAGE
+    if type(value) is not str:
+        return K_OTHER
+    if _eq(<str>value, "message"):
+        return K_MESSAGE
+    if _eq(<str>value, "buyer_reported") or _eq(<str>value, "buyer_blocked"):
+        return K_EXCLUDING
+    if _eq(<str>value, "handoff"):
+        return K_HANDOFF
+    return K_OTHER
+
+
+cdef inline int _sender(object value):
+    if type(value) is not str:
+        return S_OTHER
+    if _eq(<str>value, "buyer"):
+        return S_BUYER
+    if _eq(<str>value, "agent"):
+        return S_AGENT
+    if _eq(<str>value, "bot"):
+        return S_BOT
+    return S_OTHER
+
+
+# ---- outcomes ------------------------------------------------------------------------------------
+
+
+@cython.freelist(64)
+@cython.no_gc
+cdef class Outcome:
+    """A decided turn (`valid`, `late`, `missed`), a `reply_missed` notice, or a `late_event`."""
+    cdef readonly object kind, platform, shop_id, buyer_id, day
+    cdef readonly int64_t opened_ts
+    cdef readonly object replied_ts  # None, or the reply's event time
+    cdef readonly bint counted
+    cdef readonly object event_id
+
+    def __init__(self, kind, platform, shop_id, buyer_id, day="", opened_ts=0, replied_ts=None,
+                 counted=False, event_id=""):
+        self.kind, self.platform, self.shop_id, self.buyer_id, self.day = kind, platform, shop_id, buyer_id, day
+        self.opened_ts, self.replied_ts, self.counted, self.event_id = opened_ts, replied_ts, counted, event_id
+
+    @property
+    def response_s(self):
+        return None if self.replied_ts is None else (self.replied_ts - self.opened_ts) / 1000
+
+    def _fields(self):
+        return (self.kind, self.platform, self.shop_id, self.buyer_id, self.day, self.opened_ts,
+                self.replied_ts, self.counted, self.event_id)
+
+    def __eq__(self, other):
+        if type(other) is not Outcome:
+            return NotImplemented
+        return self._fields() == (<Outcome>other)._fields()
+
+    __hash__ = None  # mutable-looking value object, like the dataclass it replaces
+
+    def __repr__(self):
+        names = ("kind", "platform", "shop_id", "buyer_id", "day", "opened_ts", "replied_ts", "counted", "event_id")
+        return "Outcome(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields())) + ")"
+
+    def __reduce__(self):
+        return Outcome, self._fields()
+
+
+cdef inline Outcome _outcome(object kind, _Shop shop, object buyer, object day, int64_t opened_ts,
+                             object replied_ts, bint counted, object event_id):
+    cdef Outcome o = Outcome.__new__(Outcome)
+    o.kind = kind
+    o.platform = shop.plat.name
+    o.shop_id = shop.shop_id
+    o.buyer_id = buyer
+    o.day = day
+    o.opened_ts = opened_ts
+    o.replied_ts = replied_ts
+    o.counted = counted
+    o.event_id = event_id
+    return o
+
+
+# ---- local days ----------------------------------------------------------------------------------
+
+
+cdef dict _ISO = {}  # day ordinal -> ISO string, for the few days a process sees
+
+
+cdef object _iso(int32_t ordinal):
+    s = _ISO.get(ordinal)
+    if s is None:
+        s = _ISO[ordinal] = date.fromordinal(ordinal).isoformat()
+    return s
+
+
+cdef class _Clock:
+    """Local day (ordinal) and second of day of event times in one zone."""
+    cdef object zone
+    cdef int64_t start0, end0, start1, end1  # [start, end) in ms of the two cached days
+    cdef int32_t day0, day1
+
+    def __cinit__(self, zone):
+        self.zone = ZoneInfo(zone)
+
+    cdef inline int at(self, int64_t ts, int32_t* day, int32_t* second) except -1:
+        if self.start0 <= ts < self.end0:
+            day[0] = self.day0
+            second[0] = <int32_t>((ts - self.start0) // 1000)
+            return 0
+        if self.start1 <= ts < self.end1:
+            day[0] = self.day1
+            second[0] = <int32_t>((ts - self.start1) // 1000)
+            return 0
+        return self._compute(ts, day, second)
+
+    cdef int _compute(self, int64_t ts, int32_t* day, int32_t* second) except -1:
+        local = datetime.fromtimestamp(<double>ts / 1000.0, self.zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        following = midnight + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+        if midnight.utcoffset() == following.utcoffset():  # no offset change inside: cacheable
+            self.start1, self.end1, self.day1 = self.start0, self.end0, self.day0
+            self.start0 = int(midnight.timestamp() * 1000)
+            self.end0 = int(following.timestamp() * 1000)
+            self.day0 = midnight.toordinal()
+        day[0] = local.toordinal()
+        second[0] = local.hour * 3600 + local.minute * 60 + local.second
+        return 0
+
+
+# ---- per-shop state ------------------------------------------------------------------------------
+
+
+cdef class _Platform:
+    """A reply profile in the form the state machine reads it, and the platform's shops."""
+    cdef readonly str name
+    cdef dict shops  # shop_id -> _Shop
+    cdef int unit
+    cdef bint first_reply, count_by_start, bots_count, handoff_clock
+    cdef int64_t threshold_ms, gap_ms
+    cdef int32_t service_start, service_end
+    cdef int64_t penalty_min_consults, penalty_fine_cny
+    cdef double penalty_max_rate
+    cdef _Clock clock
+
+    def __cinit__(self, name, profile, _Clock clock):
+        self.name = name
+        self.shops = {}
+        self.unit = U_SESSION if profile.unit == "session" else U_BUYER_DAY if profile.unit == "buyer_day" else U_TURN
+        self.first_reply = profile.session_rule == "first_reply"
+        self.count_by_start = profile.count_by_start
+        self.bots_count = profile.bots_count
+        self.handoff_clock = profile.handoff_starts_clock
+        self.threshold_ms = profile.threshold_s * 1000
+        self.gap_ms = profile.session_gap_s * 1000
+        self.service_start = _seconds(profile.service_start)
+        self.service_end = _seconds(profile.service_end)
+        self.penalty_min_consults = profile.penalty_min_consults
+        self.penalty_max_rate = profile.penalty_max_rate
+        self.penalty_fine_cny = profile.penalty_fine_cny
+        self.clock = clock
+
+    cdef inline bint in_service(self, int32_t second):
+        return self.service_start <= second < self.service_end
+
+
+cdef int32_t _seconds(t):
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+@cython.freelist(64)
+@cython.no_gc
+cdef class _Unit:
+    """One consult: a turn, a buyer-day or a session."""
+    cdef object buyer
+    cdef bint counted, valid
+    cdef int32_t decided  # counted turns decided so far
+
+
+@cython.no_gc
+cdef class _Day:
+    """One local day of a shop: its consults and the buyers left out of it."""
+    cdef int32_t ordinal
+    cdef object iso
+    cdef list units
+    cdef set excluded   # None until a buyer is reported or blocked that day
+
+
+@cython.freelist(64)
+@cython.no_gc
+cdef class _Turn:
+    cdef object buyer
+    cdef int64_t opened_ts
+    cdef int64_t seq  # opening order within the shop
+    cdef int32_t day  # the day it counts on, and its ISO string (shared, so always at hand)
+    cdef object day_iso
+    cdef _Unit unit
+    cdef bint counted, overdue
+    cdef bint closed  # no longer the buyer's open turn: its deadline entry is stale
+
+
+@cython.no_gc
+cdef class _Session:
+    cdef int64_t start_ts, last_ts
+    cdef _Day day  # the day it started: its consult counts there
+    cdef int32_t start_second
+    cdef _Unit unit
+
+
+@cython.freelist(64)
+@cython.no_gc
+cdef class _Buyer:
+    """All a shop knows of one buyer, found with one lookup: the open turn, the session, whether
+    a human took over, the buyer-day unit of the latest day."""
+    cdef object buyer  # the id as first seen: turns and units share this one string
+    cdef _Turn turn         # None when no turn is open
+    cdef _Session session   # None outside `session` profiles
+    cdef bint handed_off    # for good, as the oracle's set
+    cdef int32_t unit_day
+    cdef _Unit unit         # `buyer_day` profiles: the unit of unit_day; days only move forward
+
+
+ctypedef struct Held:  # an event held until the watermark passes it
+    int64_t ts
+    int64_t seq
+    PyObject* event_id  # owned
+    PyObject* buyer     # owned
+    int kind
+    int sender
+
+
+ctypedef struct Deadline:
+    int64_t at
+    PyObject* turn  # owned _Turn
+
+
+cdef inline bint _held_before(Held* a, Held* b):
+    # (ts, event_id, arrival): event ids are str (validated), so comparing them cannot fail
+    if a.ts != b.ts:
+        return a.ts < b.ts
+    cdef int c = PyUnicode_Compare(<object>a.event_id, <object>b.event_id)
+    if c != 0:
+        return c < 0
+    return a.seq < b.seq
+
+
+cdef inline bint _deadline_before(Deadline* a, Deadline* b):
+    # (deadline, opened_ts, buyer): one threshold per shop, so equal deadlines mean equal opening times
+    if a.at != b.at:
+        return a.at < b.at
+    return PyUnicode_Compare((<_Turn>a.turn).buyer, (<_Turn>b.turn).buyer) < 0
+
+
+cdef void* _resize(void* block, Py_ssize_t* capacity, Py_ssize_t wanted, size_t item) except NULL:
+    cdef void* grown = PyMem_Realloc(block, wanted * item)
+    if grown == NULL:
+        raise MemoryError()
+    capacity[0] = wanted
+    return grown
+
+
+@cython.final
+cdef class _Shop:  # tracked by the collector: it closes a cycle with its platform
+    cdef _Platform plat
+    cdef readonly object shop_id
+    cdef bint has_max
+    cdef int64_t max_ts
+    cdef int64_t seq
+    cdef Held* held
+    cdef Py_ssize_t n_held, cap_held
+    cdef Deadline* deadlines
+    cdef Py_ssize_t n_deadlines, cap_deadlines
+    cdef dict buyers      # buyer -> _Buyer
+    cdef Py_ssize_t n_open  # open turns
+    cdef int64_t opened     # turns opened so far: the opening order of turns
+    cdef list days        # _Day, oldest first: the watermark's day, the day before, rarely more
+    cdef bint has_watermark_day
+    cdef int32_t watermark_day  # the watermark's local day at the last day-closing check
+
+    def __cinit__(self, _Platform plat, shop_id):
+        self.plat = plat
+        self.shop_id = shop_id
+        self.buyers = {}
+        self.days = []
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.n_held):
+            Py_DECREF(<object>self.held[i].event_id)
+            Py_DECREF(<object>self.held[i].buyer)
+        for i in range(self.n_deadlines):
+            Py_DECREF(<object>self.deadlines[i].turn)
+        PyMem_Free(self.held)
+        PyMem_Free(self.deadlines)
+
+    # -- held events: a binary heap --
+
+    cdef int hold(self, int64_t ts, object event_id, object buyer, int kind, int sender) except -1:
+        cdef Held item
+        cdef Py_ssize_t i, parent
+        if self.n_held == self.cap_held:
+            self.held = <Held*>_resize(self.held, &self.cap_held, max(HEAP_MIN, 2 * self.cap_held), sizeof(Held))
+        self.seq += 1
+        item.ts, item.seq, item.kind, item.sender = ts, self.seq, kind, sender
+        Py_INCREF(event_id)
+        Py_INCREF(buyer)
+        item.event_id, item.buyer = <PyObject*>event_id, <PyObject*>buyer
+        i = self.n_held
+        self.n_held += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not _held_before(&item, &self.held[parent]):
+                break
+            self.held[i] = self.held[parent]
+            i = parent
+        self.held[i] = item
+        return 0
+
+    cdef int release(self, Held* out) except -1:
+        """Pop the earliest held event into `out`; its references pass to the caller."""
+        cdef Held last
+        cdef Py_ssize_t i = 0, child, n
+        out[0] = self.held[0]
+        self.n_held -= 1
+        n = self.n_held
+        if n:
+            last = self.held[n]
+            while True:
+                child = 2 * i + 1
+                if child >= n:
+                    break
+                if child + 1 < n and _held_before(&self.held[child + 1], &self.held[child]):
+                    child += 1
+                if not _held_before(&self.held[child], &last):
+                    break
+                self.held[i] = self.held[child]
+                i = child
+            self.held[i] = last
+        if self.cap_held > HEAP_SHRINK_ABOVE and n < self.cap_held // 4:
+            self.held = <Held*>_resize(self.held, &self.cap_held, self.cap_held // 2, sizeof(Held))
+        return 0
+
+    # -- deadlines of open turns: a binary heap --
+
+    cdef int push_deadline(self, int64_t at, _Turn turn) except -1:
+        cdef Deadline item
+        cdef Py_ssize_t i, parent
+        if self.n_deadlines == self.cap_deadlines:
+            self.deadlines = <Deadline*>_resize(self.deadlines, &self.cap_deadlines,
+                                                max(HEAP_MIN, 2 * self.cap_deadlines), sizeof(Deadline))
+        Py_INCREF(turn)
+        item.at, item.turn = at, <PyObject*>turn
+        i = self.n_deadlines
+        self.n_deadlines += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not _deadline_before(&item, &self.deadlines[parent]):
+                break
+            self.deadlines[i] = self.deadlines[parent]
+            i = parent
+        self.deadlines[i] = item
+        return 0
+
+    cdef _Turn pop_deadline(self):
+        cdef Deadline first = self.deadlines[0], last
+        cdef Py_ssize_t i = 0, child, n
+        self.n_deadlines -= 1
+        n = self.n_deadlines
+        if n:
+            last = self.deadlines[n]
+            while True:
+                child = 2 * i + 1
+                if child >= n:
+                    break
+                if child + 1 < n and _deadline_before(&self.deadlines[child + 1], &self.deadlines[child]):
+                    child += 1
+                if not _deadline_before(&self.deadlines[child], &last):
+                    break
+                self.deadlines[i] = self.deadlines[child]
+                i = child
+            self.deadlines[i] = last
+        if self.cap_deadlines > HEAP_SHRINK_ABOVE and n < self.cap_deadlines // 4:
+            self.deadlines = <Deadline*>_resize(self.deadlines, &self.cap_deadlines, self.cap_deadlines // 2,
+                                                sizeof(Deadline))
+        turn = <_Turn>first.turn
+        Py_DECREF(turn)  # the heap's reference; `turn` holds its own
+        return turn
+
+    # -- days --
+
+    cdef _Day day(self, int32_t ordinal):
+        cdef Py_ssize_t i = len(self.days)
+        cdef _Day d
+        while i > 0:
+            d = <_Day>self.days[i - 1]
+            if d.ordinal == ordinal:
+                return d
+            if d.ordinal < ordinal:
+                break
+            i -= 1
+        d = _Day.__new__(_Day)
+        d.ordinal = ordinal
+        d.iso = _iso(ordinal)
+        d.units = []
+        self.days.insert(i, d)
+        return d
+
+    cdef _Buyer buyer(self, object buyer):
+        """The buyer's record, made when missing."""
+        cdef _Buyer b
+        found = self.buyers.get(buyer)
+        if found is not None:
+            return <_Buyer>found
+        b = _Buyer.__new__(_Buyer)
+        b.buyer = buyer
+        self.buyers[buyer] = b
+        return b
+
+    cdef list open_turns(self):
+        """The open turns in the order they were opened."""
+        cdef _Buyer b
+        turns = [b.turn for b in self.buyers.values() if b.turn is not None]
+        turns.sort(key=_opening_order)
+        return turns
+
+    cdef bint has_units(self):
+        cdef _Day d
+        for d in self.days:
+            if d.units:
+                return True
+        return False
+
+
+# ---- the tracker ---------------------------------------------------------------------------------
+
+
+@cython.final
+cdef class ReplyTracker:
+    """Reply-rate tracking in event time for the platforms of `profiles` (see stream_guard.replies)."""
+    cdef readonly dict profiles
+    cdef readonly int64_t lateness
+    cdef readonly int64_t late_events  # events older than their shop's watermark; process-local
+    cdef dict _platforms  # name -> _Platform
+    cdef tuple _platform_list
+    # the key objects of the fields read, as the events of the last batch spelled them: a lookup
+    # with the dict's own key object matches by identity (a decoder's keys are its own strings)
+    cdef object _k_platform, _k_shop_id, _k_ts, _k_event_id, _k_buyer_id, _k_kind, _k_sender
+    cdef dict _shops  # (platform, shop_id) -> _Shop, in order of appearance
+    cdef dict _closed  # (platform, shop_id) -> rows of closed days not yet drained
+
+    def __init__(self, profiles, allowed_lateness_ms=60_000):
+        cdef dict clocks = {}
+        self.profiles = dict(profiles)
+        self.lateness = allowed_lateness_ms
+        self._platforms = {}
+        for name, profile in self.profiles.items():
+            clock = clocks.get(profile.timezone)
+            if clock is None:
+                clock = clocks[profile.timezone] = _Clock(profile.timezone)
+            self._platforms[name] = _Platform(name, profile, clock)
+        self._platform_list = tuple(self._platforms.values())
+        self._k_platform, self._k_shop_id, self._k_ts = "platform", "shop_id", "ts"
+        self._k_event_id, self._k_buyer_id, self._k_kind, self._k_sender = "event_id", "buyer_id", "kind", "sender"
+        self._shops = {}
+        self._closed = {}
+
+    # ---- input ---------------------------------------------------------------------------------
+
+    def observe(self, event):
+        """Take one validated chat event; return what was decided because of it."""
+        out = []
+        self._observe(event, out)
+        return out
+
+    def observe_batch(self, events):
+        """`observe` each event in order; all that was decided, in one list."""
+        out = []
+        learned = False
+        for event in events:
+            if not learned and type(event) is dict:
+                self._learn_keys(<dict>event)
+                learned = True
+            self._observe(event, out)
+        return out
+
+    cdef void _learn_keys(self, dict event):
+        for key in event:
+            if type(key) is not str:
+                continue
+            if key == "platform":
+                self._k_platform = key
+            elif key == "shop_id":
+                self._k_shop_id = key
+            elif key == "ts":
+                self._k_ts = key
+            elif key == "event_id":
+                self._k_event_id = key
+            elif key == "buyer_id":
+                self._k_buyer_id = key
+            elif key == "kind":
+                self._k_kind = key
+            elif key == "sender":
+                self._k_sender = key
+
+    cdef _Platform _platform(self, object name):
+        """The platform called `name`, or None: a few string comparisons, no hashing of a
+        freshly decoded string."""
+        cdef _Platform plat
+        if type(name) is not str:
+            return self._platforms.get(name)
+        for plat in self._platform_list:
+            if _eq(plat.name, <str>name):
+                return plat
+        return None
+
+    def finish(self):
+        """The input is over: apply everything held and decide every open turn. Shops left
+        without any day (no turn was ever opened, or all their days are closed) are forgotten."""
+        cdef list out = []
+        cdef _Shop shop
+        cdef _Turn turn
+        for shop in list(self._shops.values()):
+            self._advance(shop, False, 0, out)
+            for turn in sorted(shop.open_turns(), key=_buyer_order):
+                out.append(self._end(shop, <_Buyer>shop.buyers[turn.buyer], False, 0))
+            if not shop.has_units() and shop.n_held == 0:
+                self._forget(shop)
+        return out
+
+    cdef int _observe(self, object event, list out) except -1:
+        cdef dict e = event if type(event) is dict else dict(event)
+        cdef _Platform plat
+        cdef _Shop shop
+        cdef int64_t ts
+        cdef int kind, sender
+        plat = self._platform(e[self._k_platform])
+        if plat is None:
+            return 0
+        shop_id = e[self._k_shop_id]
+        found = plat.shops.get(shop_id)
+        if found is None:
+            shop = _Shop(plat, shop_id)
+            plat.shops[shop_id] = shop
+            self._shops[(plat.name, shop_id)] = shop
+        else:
+            shop = <_Shop>found
+        ts = e[self._k_ts]
+        event_id = e.get(self._k_event_id, "")
+        buyer = e.get(self._k_buyer_id, "")
+        if shop.has_max and ts < shop.max_ts - self.lateness:
+            self.late_events += 1
+            out.append(_outcome("late_event", shop, buyer, "", ts, None, False, event_id))
+            return 0
+        if type(event_id) is not str or type(buyer) is not str:
+            raise TypeError("event_id and buyer_id must be strings")
+        kind = _kind(e.get(self._k_kind))
+        sender = _sender(e.get(self._k_sender))
+        shop.hold(ts, event_id, buyer, kind, sender)
+        if not shop.has_max or ts > shop.max_ts:
+            shop.max_ts = ts
+            shop.has_max = True
+        return self._advance(shop, True, shop.max_ts - self.lateness, out)
+
+    # ---- event time ------------------------------------------------------------------------------
+
+    cdef int _advance(self, _Shop shop, bint bounded, int64_t watermark, list out) except -1:
+        """Apply the held events older than the watermark (all of them when not bounded)."""
+        cdef Held item
+        # strictly older than the watermark: an event at the watermark itself may still arrive
+        while shop.n_held and (not bounded or shop.held[0].ts < watermark):
+            shop.release(&item)
+            event_id = <object>item.event_id  # own the references the heap gave up
+            buyer = <object>item.buyer
+            Py_DECREF(event_id)
+            Py_DECREF(buyer)
+            # turns whose deadline passed before this event are overdue now
+            self._mark_overdue(shop, item.ts - 1, out)
+            self._apply(shop, item.ts, buyer, item.kind, item.sender, out)
+        if bounded:
+            self._mark_overdue(shop, watermark, out)
+            self._close_old_days(shop, watermark, out)
+        return 0
+
+    cdef int _mark_overdue(self, _Shop shop, int64_t now, list out) except -1:
+        cdef _Turn turn
+        while shop.n_deadlines and shop.deadlines[0].at < now:
+            turn = shop.pop_deadline()
+            if not turn.closed and not turn.overdue:
+                turn.overdue = True
+                self._decide(shop, turn, False)
+                out.append(_outcome("reply_missed", shop, turn.buyer, turn.day_iso, turn.opened_ts, None,
+                                    turn.counted, ""))
+        return 0
+
+    # ---- the state machine -----------------------------------------------------------------------
+
+    cdef int _apply(self, _Shop shop, int64_t ts, object buyer, int kind, int sender, list out) except -1:
+        cdef _Platform plat = shop.plat
+        cdef int32_t day, second
+        cdef _Day d
+        cdef _Buyer b
+        if kind == K_EXCLUDING:
+            plat.clock.at(ts, &day, &second)
+            d = shop.day(day)
+            if d.excluded is None:
+                d.excluded = set()
+            d.excluded.add(buyer)
+            return 0
+        if kind == K_HANDOFF:
+            b = shop.buyer(buyer)
+            b.handed_off = True
+            if plat.handoff_clock and b.turn is None:
+                self._open(shop, b, ts)
+            return 0
+        if kind != K_MESSAGE:
+            return 0
+        if sender == S_BUYER:
+            if plat.handoff_clock:
+                found = shop.buyers.get(buyer)
+                if found is None or not (<_Buyer>found).handed_off:
+                    return 0  # the bot serves this buyer; the clock has not started
+                b = <_Buyer>found
+            else:
+                b = shop.buyer(buyer)
+            if b.turn is None:
+                self._open(shop, b, ts)
+            elif plat.unit == U_SESSION:
+                b.session.last_ts = ts
+            return 0
+        if sender == S_AGENT or (sender == S_BOT and plat.bots_count):
+            found = shop.buyers.get(buyer)
+            if found is None:
+                return 0
+            b = <_Buyer>found
+            if b.session is not None:
+                b.session.last_ts = ts
+            if b.turn is not None:
+                out.append(self._end(shop, b, True, ts))
+        return 0
+
+    cdef int _open(self, _Shop shop, _Buyer b, int64_t ts) except -1:
+        cdef _Platform plat = shop.plat
+        cdef _Session session, previous
+        cdef _Unit unit
+        cdef _Day d
+        cdef _Turn turn
+        cdef bint counted
+        cdef int32_t day, second
+        plat.clock.at(ts, &day, &second)
+        if plat.unit == U_SESSION:
+            previous = b.session
+            if previous is None or ts - previous.last_ts >= plat.gap_ms:
+                session = _Session.__new__(_Session)
+                session.start_ts = ts
+                session.day = shop.day(day)
+                session.start_second = second
+                if previous is not None and previous.start_ts == ts:
+                    # a session starting at the same instant as the one it follows (no gap at
+                    # all) has the same (day, buyer, start) and so the same consult
+                    session.unit = previous.unit
+                else:
+                    session.unit = _new_unit(session.day, b.buyer)
+                b.session = session
+            else:
+                session = previous
+            session.last_ts = ts
+            unit = session.unit
+            d = session.day
+            counted = plat.in_service(session.start_second if plat.count_by_start else second)
+        elif plat.unit == U_BUYER_DAY:
+            d = shop.day(day)
+            if b.unit is None or b.unit_day != day:
+                b.unit = _new_unit(d, b.buyer)
+                b.unit_day = day
+            unit = b.unit
+            counted = plat.in_service(second)
+        else:
+            d = shop.day(day)
+            unit = _new_unit(d, b.buyer)
+            counted = plat.in_service(second)
+        unit.counted = unit.counted or counted
+        turn = _Turn.__new__(_Turn)
+        turn.buyer = b.buyer
+        turn.opened_ts = ts
+        shop.opened += 1
+        turn.seq = shop.opened
+        turn.day = d.ordinal
+        turn.day_iso = d.iso
+        turn.unit = unit
+        turn.counted = counted
+        b.turn = turn
+        shop.n_open += 1
+        shop.push_deadline(ts + plat.threshold_ms, turn)
+        return 0
+
+    cdef Outcome _end(self, _Shop shop, _Buyer b, bint replied, int64_t replied_ts):
+        """Close the buyer's open turn."""
+        cdef _Turn turn = b.turn
+        b.turn = None
+        shop.n_open -= 1
+        return self._close(shop, turn, replied, replied_ts)
+
+    cdef void _decide(self, _Shop shop, _Turn turn, bint valid):
+        """A turn's validity is known: fold it into its unit (once)."""
+        cdef _Unit unit = turn.unit
+        if not turn.counted:
+            return
+        if shop.plat.unit == U_SESSION and shop.plat.first_reply:
+            if unit.decided == 0:
+                unit.valid = valid
+        else:
+            unit.valid = unit.valid and valid
+        unit.decided += 1
+
+    cdef Outcome _close(self, _Shop shop, _Turn turn, bint replied, int64_t replied_ts):
+        if not replied:
+            kind = "missed"
+            if not turn.overdue:
+                self._decide(shop, turn, False)
+        elif replied_ts - turn.opened_ts <= shop.plat.threshold_ms and not turn.overdue:
+            kind = "valid"
+            self._decide(shop, turn, True)
+        else:
+            kind = "late"
+            if not turn.overdue:
+                self._decide(shop, turn, False)
+        turn.closed = True
+        return _outcome(kind, shop, turn.buyer, turn.day_iso, turn.opened_ts,
+                        replied_ts if replied else None, turn.counted, "")
+
+    cdef int _close_old_days(self, _Shop shop, int64_t watermark, list out) except -1:
+        """Keep state for the watermark's local day and the day before only: older days are
+        final. Their figures move to the closed rows, their open turns end as missed."""
+        cdef int32_t watermark_day, second, cutoff
+        cdef _Day d
+        cdef _Turn turn
+        cdef _Buyer b
+        shop.plat.clock.at(watermark, &watermark_day, &second)
+        if shop.has_watermark_day and watermark_day == shop.watermark_day:
+            return 0  # the day has not turned since the last check
+        shop.has_watermark_day = True
+        shop.watermark_day = watermark_day
+        cutoff = watermark_day - 1
+        for d in shop.days:  # the oldest day with a consult decides whether anything closes
+            if d.units:
+                break
+        else:
+            return 0
+        if d.ordinal >= cutoff:
+            return 0
+        for turn in shop.open_turns():
+            if turn.day < cutoff:
+                out.append(self._end(shop, <_Buyer>shop.buyers[turn.buyer], False, 0))
+        rows = []
+        for d in shop.days:
+            if d.ordinal >= cutoff:
+                break
+            row = self._row(shop, d)
+            if row is not None:
+                rows.append(row)
+        if rows:
+            key = (shop.plat.name, shop.shop_id)
+            closed = self._closed.get(key)
+            if closed is None:
+                self._closed[key] = rows
+            else:
+                closed.extend(rows)
+        shop.days = [d for d in shop.days if d.ordinal >= cutoff]
+        for buyer, found in list(shop.buyers.items()):
+            b = <_Buyer>found
+            if b.session is not None and b.session.day.ordinal < cutoff:
+                b.session = None
+            if b.unit is not None and b.unit_day < cutoff:
+                b.unit = None
+            if b.turn is None and b.session is None and b.unit is None and not b.handed_off:
+                del shop.buyers[buyer]  # nothing left to remember
+        return 0
+
+    cdef void _forget(self, _Shop shop):
+        del self._shops[(shop.plat.name, shop.shop_id)]
+        del shop.plat.shops[shop.shop_id]
+
+    # ---- figures ---------------------------------------------------------------------------------
+
+    cdef object _row(self, _Shop shop, _Day d):
+        """The day's figures, or None when it has no counted consult."""
+        cdef _Platform plat = shop.plat
+        cdef _Unit unit
+        cdef int64_t consults = 0, valid = 0
+        cdef set excluded = d.excluded
+        for unit in d.units:
+            if not unit.counted or (excluded is not None and unit.buyer in excluded):
+                continue
+            consults += 1
+            if unit.valid and unit.decided > 0:
+                valid += 1
+        if not consults:
+            return None
+        rate = valid / <double>consults
+        risk = consults >= plat.penalty_min_consults and rate < plat.penalty_max_rate
+        return {"platform": plat.name, "shop_id": shop.shop_id, "day": d.iso, "consults": consults,
+                "valid": valid, "rate": rate, "penalty_risk": risk,
+                "penalty_fine_cny": plat.penalty_fine_cny if risk else 0}
+
+    def shop_days(self):
+        """One row per platform, shop and local day: consults, valid, rate, penalty_risk; the
+        closed days not yet drained and the days still open."""
+        cdef _Shop shop
+        cdef _Day d
+        rows = [row for closed in self._closed.values() for row in closed]
+        for shop in self._shops.values():
+            for d in shop.days:
+                row = self._row(shop, d)
+                if row is not None:
+                    rows.append(row)
+        rows.sort(key=_row_key)
+        return rows
+
+    def drain_closed_rows(self):
+        """The rows of closed days, handed over once: they are forgotten here."""
+        rows = [row for closed in self._closed.values() for row in closed]
+        rows.sort(key=_row_key)
+        self._closed = {}
+        return rows
+
+    def current_rows(self, platform=None):
+        """The row of each shop's latest open local day with a consult (of one platform or all),
+        in no particular order. Costs one pass over the consults of that day per shop."""
+        cdef _Shop shop
+        cdef _Day d
+        cdef Py_ssize_t i
+        cdef _Platform plat
+        out = []
+        for plat in self._platforms.values():
+            if platform is not None and plat.name != platform:
+                continue
+            for shop in plat.shops.values():
+                for i in range(len(shop.days) - 1, -1, -1):
+                    row = self._row(shop, <_Day>shop.days[i])
+                    if row is not None:
+                        out.append(row)
+                        break
+        return out
+
+    def open_turn_count(self):
+        """Buyers waiting for a reply now, over all shops."""
+        cdef _Shop shop
+        cdef Py_ssize_t n = 0
+        for shop in self._shops.values():
+            n += shop.n_open
+        return n
+
+    def shop_count(self):
+        return len(self._shops)
+
+    # ---- snapshots -------------------------------------------------------------------------------
+
+    def snapshot_shop(self, platform, shop_id):
+        """A shop's whole state, and its closed rows not yet drained, as deterministic bytes
+        (orjson; held events, sessions and sets in sorted order). The deadline heap is not
+        stored: it is rebuilt from the open turns that are not yet overdue."""
+        cdef _Shop shop = <_Shop>(<_Platform>self._platforms[platform]).shops[shop_id]
+        cdef Py_ssize_t i
+        cdef _Day d
+        cdef _Unit unit
+        cdef _Turn turn
+        cdef _Buyer b
+        held = sorted((shop.held[i].ts, <object>shop.held[i].event_id, shop.held[i].seq,
+                       <object>shop.held[i].buyer, shop.held[i].kind, shop.held[i].sender)
+                      for i in range(shop.n_held))
+        index = {}  # id(unit) -> position in the flat list of units
+        days = []
+        for d in shop.days:
+            units = []
+            for unit in d.units:
+                index[id(unit)] = len(index)
+                units.append([unit.buyer, unit.counted, unit.valid, unit.decided])
+            days.append([d.ordinal, sorted(d.excluded or ()), units])
+        turns = [[turn.buyer, turn.opened_ts, turn.day, turn.counted, turn.overdue, index[id(turn.unit)]]
+                 for turn in shop.open_turns()]
+        buyers = sorted(shop.buyers.items())
+        sessions = [[buyer, b.session.start_ts, b.session.last_ts, b.session.day.ordinal, b.session.start_second,
+                     index[id(b.session.unit)]]
+                    for buyer, b in buyers if b.session is not None]
+        return orjson.dumps([
+            SNAPSHOT_VERSION, platform, shop_id, shop.max_ts if shop.has_max else None,
+            shop.watermark_day if shop.has_watermark_day else None, shop.seq,
+            [list(h) for h in held], days, turns, sessions, [buyer for buyer, b in buyers if b.handed_off],
+            self._closed.get((platform, shop_id), []),
+        ])
+
+    def restore_shop(self, data):
+        """Put a shop back as `snapshot_shop` saw it (replacing any state of that shop here).
+        The tracker must have the same profile for its platform as the one that took it."""
+        cdef _Shop shop
+        cdef _Day d
+        cdef _Unit unit
+        cdef _Turn turn
+        cdef _Session session
+        cdef _Buyer b
+        cdef list units = []
+        (version, platform, shop_id, max_ts, watermark_day, seq, held, days, turns, sessions, handed_off,
+         closed) = orjson.loads(data)
+        if version != SNAPSHOT_VERSION or platform not in self._platforms:
+            raise ValueError("not a reply-tracker snapshot of this tracker's platforms")
+        shop = _Shop(self._platforms[platform], shop_id)
+        shop.has_max = max_ts is not None
+        shop.max_ts = max_ts or 0
+        shop.has_watermark_day = watermark_day is not None
+        shop.watermark_day = watermark_day or 0
+        for ts, event_id, item_seq, buyer, kind, sender in held:
+            shop.seq = item_seq - 1  # hold() numbers it: keep the stored arrival number
+            shop.hold(ts, event_id, buyer, kind, sender)
+        shop.seq = seq
+        for ordinal, excluded, day_units in days:
+            d = shop.day(ordinal)
+            if excluded:
+                d.excluded = set(excluded)
+            for buyer, counted, valid, decided in day_units:
+                unit = _new_unit(d, buyer)
+                unit.counted, unit.valid, unit.decided = counted, valid, decided
+                if shop.plat.unit == U_BUYER_DAY:  # days in order: the latest day's unit stays
+                    b = shop.buyer(buyer)
+                    b.unit, b.unit_day = unit, ordinal
+                units.append(unit)
+        for buyer, opened_ts, ordinal, counted, overdue, at in turns:  # in opening order
+            b = shop.buyer(buyer)
+            turn = _Turn.__new__(_Turn)
+            turn.buyer, turn.opened_ts, turn.unit = b.buyer, opened_ts, units[at]
+            turn.day, turn.day_iso = ordinal, shop.day(ordinal).iso
+            turn.counted, turn.overdue = counted, overdue
+            shop.opened += 1
+            turn.seq = shop.opened
+            b.turn = turn
+            shop.n_open += 1
+            if not overdue:
+                shop.push_deadline(opened_ts + shop.plat.threshold_ms, turn)
+        for buyer, start_ts, last_ts, ordinal, start_second, at in sessions:
+            session = _Session.__new__(_Session)
+            session.start_ts, session.last_ts, session.day = start_ts, last_ts, shop.day(ordinal)
+            session.start_second, session.unit = start_second, units[at]
+            shop.buyer(buyer).session = session
+        for buyer in handed_off:
+            shop.buyer(buyer).handed_off = True
+        key = (platform, shop_id)
+        self._shops[key] = shop
+        shop.plat.shops[shop_id] = shop
+        self._closed.pop(key, None)
+        if closed:
+            self._closed[key] = closed
+
+
+cdef inline _Unit _new_unit(_Day d, object buyer):
+    cdef _Unit unit = _Unit.__new__(_Unit)
+    unit.buyer = buyer
+    unit.valid = True
+    d.units.append(unit)
+    return unit
+
+
+def _row_key(row):
+    return row["platform"], row["shop_id"], row["day"]
+
+
+def _opening_order(turn):
+    return (<_Turn>turn).seq
+
+
+def _buyer_order(turn):
+    return (<_Turn>turn).buyer

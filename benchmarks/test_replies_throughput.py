@@ -1,0 +1,321 @@
+"""Reply tracking alone: the native tracker on a generated marketplace day, against its oracle.
+
+The day is built here with a seeded random (no shared data): 10k shops over the five platforms
+(shop sizes skewed), 1M events in conversations spread over one Asia/Shanghai day, busier in the
+daytime: buyers ask (sometimes twice), bots answer first where a platform has them, Douyin hands
+buyers over to a human, agents reply after a skewed delay (most within 60 s, some within the
+threshold, a tail beyond 180 s, some never), buyers come back with another question, a few are
+reported or blocked. Events arrive in order of time plus a jitter of up to 20 s (inside the
+60 s allowed lateness), so the tracker holds and reorders as it would on a topic. The day is kept
+as JSON records; each batch is decoded (orjson, not timed) just before it is observed, as the
+engine does, so the tracker meets fresh dicts and strings as it will in the worker.
+
+Figures (all reported, never asserted; budget: <= 1 us per event at the median):
+- batch: `observe_batch` over batches of 1000 events, each batch timed; per event = batch time /
+  1000; median and p99 over the batches, events/s over the whole day;
+- single: `observe` of each event of a sample (the first 100k events, fed in order to a fresh
+  tracker), each call timed with perf_counter_ns (its own cost, measured, included);
+- oracle: the pure-Python tracker (`tests/reply_oracle.py`) on the first 100k events in batches:
+  the ratio is oracle time / native time on the same events;
+- memory, by tracemalloc (it sees every allocation of the tracker: Python objects and the heaps,
+  which are PyMem blocks): bytes per open turn = growth while N buyers of one shop ask once and
+  are not answered, divided by the open turns (the ids belong to the events, built beforehand,
+  so they are not counted); bytes per shop-day = growth while 1000 shops' events of the day are
+  fed (the end of the day, before `finish`: units, sessions, open turns, held events), divided
+  by the shops;
+- the machine's memory latency, for reading the figures: a random dict lookup in 1M keys against
+  one in a small dict;
+- current_rows with every shop of the day (what Prometheus asks every 15 s), shop_days,
+  and snapshot_shop of every shop.
+With --benchmark-disable (the `make test` smoke run) the day is cut to 20k events and 200 shops.
+"""
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
+from stream_guard.replies import ReplyTracker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import reply_oracle  # noqa: E402
+
+BUDGET_US_PER_EVENT = 1.0
+BATCH = 1000
+FULL = {"events": 1_000_000, "shops": 10_000, "sample": 100_000, "oracle": 100_000, "memory_shops": 1000}
+SMOKE = {"events": 20_000, "shops": 200, "sample": 5_000, "oracle": 5_000, "memory_shops": 50}
+DAY_START_MS = 1_763_827_200_000  # 2025-11-23 00:00 Asia/Shanghai
+DAY_MS = 86_400_000
+LATENESS_MS = 60_000
+# share of conversations starting in each local hour: quiet at night, busy from 9 to 23
+HOURLY = [2, 1, 1, 1, 1, 1, 2, 4, 7, 9, 10, 10, 9, 9, 10, 10, 9, 9, 9, 10, 11, 11, 9, 5]
+
+
+def _smoke(config) -> bool:
+    return bool(config.getoption("benchmark_disable", False))
+
+
+def generate_day(n_events: int, n_shops: int, seed: int = 11) -> list[dict]:
+    rnd = random.Random(seed)
+    shops = [(PLATFORMS[i % len(PLATFORMS)], f"shop{i:05d}") for i in range(n_shops)]
+    senders = {s: s for s in ("buyer", "agent", "bot", "system")}  # one string object each
+    sent: list[tuple[int, dict]] = []
+    n = 0
+
+    def emit(platform, shop, buyer, sender, ts, kind="message"):
+        nonlocal n
+        n += 1
+        event = {"event_id": f"e{n:07d}", "platform": platform, "shop_id": shop, "buyer_id": buyer,
+                 "sender": senders[sender], "kind": kind, "ts": ts}
+        sent.append((ts + rnd.randrange(20_000), event))
+
+    while n < n_events:
+        platform, shop = shops[int(n_shops * rnd.random() ** 2)]  # a few big shops, many small
+        buyer = f"{shop}-b{rnd.randrange(400)}"
+        hour = rnd.choices(range(24), HOURLY)[0]
+        t = DAY_START_MS + hour * 3_600_000 + rnd.randrange(3_600_000)
+        for _question in range(2 if rnd.random() < 0.3 else 1):
+            for _ in range(rnd.choice((1, 1, 2, 3))):
+                emit(platform, shop, buyer, "buyer", t)
+                t += rnd.randrange(1_000, 15_000)
+            if platform in ("douyin", "taobao", "tmall") and rnd.random() < 0.6:
+                emit(platform, shop, buyer, "bot", t + rnd.randrange(500, 3_000))
+            if platform == "douyin":
+                if rnd.random() < 0.3:
+                    break  # the bot was enough: never handed over
+                t += rnd.randrange(3_000, 30_000)
+                emit(platform, shop, buyer, "system", t, "handoff")
+            r = rnd.random()
+            if r < 0.08:
+                break  # never answered
+            if r < 0.75:
+                delay = min(60_000, int(rnd.expovariate(1 / 20_000)))
+            elif r < 0.9:
+                delay = rnd.randrange(60_000, 180_000)
+            else:
+                delay = rnd.randrange(180_000, 900_000)
+            t += delay
+            emit(platform, shop, buyer, "agent", t)
+            t += rnd.randrange(10_000, 300_000)
+        if rnd.random() < 0.005:
+            emit(platform, shop, buyer, "system", t + 60_000, rnd.choice(("buyer_reported", "buyer_blocked")))
+    sent.sort(key=lambda x: x[0])
+    return [e for _, e in sent[:n_events]]
+
+
+def _quantile(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _decoded(records):
+    """The records BATCH at a time, decoded just before they are observed, as the engine does
+    (not timed): the tracker meets fresh dicts and strings, as it will in the worker."""
+    for i in range(0, len(records), BATCH):
+        yield [orjson.loads(r) for r in records[i:i + BATCH]]
+
+
+def _batches(tracker, records) -> tuple[list[float], int]:
+    """observe_batch over each batch: ns per event of each batch, and ns in all."""
+    clock = time.perf_counter_ns
+    per_event, total = [], 0
+    for batch in _decoded(records):
+        t0 = clock()
+        tracker.observe_batch(batch)
+        took = clock() - t0
+        per_event.append(took / len(batch))
+        total += took
+    return per_event, total
+
+
+def _singles(tracker, records) -> list[int]:
+    clock = time.perf_counter_ns
+    observe = tracker.observe
+    out = []
+    for batch in _decoded(records):
+        for event in batch:
+            t0 = clock()
+            observe(event)
+            out.append(clock() - t0)
+    return out
+
+
+def _timer_ns() -> float:
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(20_000):
+        t0 = clock()
+        samples.append(clock() - t0)
+    return statistics.median(samples)
+
+
+def _lookup_ns(n_keys: int, lookups: int = 200_000) -> float:
+    """ns per lookup of a random key in a dict of n_keys strings, loop included: with a large
+    dict nearly every lookup misses the caches, so this shows what a miss costs on this machine
+    (the tracker at 10k shops is bound by such misses; compare it with a small, cached dict)."""
+    keys = [f"key{i}" for i in range(n_keys)]
+    table = dict.fromkeys(keys)
+    rnd = random.Random(3)
+    order = [keys[rnd.randrange(n_keys)] for _ in range(lookups)]
+    t0 = time.perf_counter_ns()
+    for key in order:
+        table[key]
+    return (time.perf_counter_ns() - t0) / lookups
+
+
+def _traced(feed) -> tuple[int, object]:
+    """Bytes newly allocated and still held after feed() (which returns what it built)."""
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    kept = feed()
+    gc.collect()
+    grown = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return grown, kept
+
+
+@pytest.fixture(scope="module")
+def profiles():
+    return {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}
+
+
+@pytest.fixture(scope="module")
+def scale(pytestconfig):
+    return SMOKE if _smoke(pytestconfig) else FULL
+
+
+@pytest.fixture(scope="module")
+def records(scale):
+    """The day as JSON records only: a worker does not keep the events it has seen."""
+    return [orjson.dumps(e) for e in generate_day(scale["events"], scale["shops"])]
+
+
+def test_replies_throughput(benchmark, profiles, scale, records, results):
+    def run():
+        tracker = ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS)
+        per_event, total_ns = _batches(tracker, records)
+        tracker.finish()
+        return tracker, per_event, total_ns
+
+    _batches(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), records[:20_000])  # warm up
+    benchmark.group = "replies"
+    tracker, per_event, total_ns = benchmark.pedantic(run, rounds=1, iterations=1)
+
+    sample = records[:scale["sample"]]
+    singles = _singles(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), sample)
+    subset = records[:scale["oracle"]]
+    native_subset = _batches(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), subset)[1]
+    oracle_subset = _batches(reply_oracle.ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), subset)[1]
+
+    rows = tracker.shop_days()
+    row = {
+        "events": len(records), "shops": tracker.shop_count(), "shop_days": len(rows),
+        "consults": sum(r["consults"] for r in rows),
+        "batch_median_us": statistics.median(per_event) / 1e3, "batch_p99_us": _quantile(per_event, 0.99) / 1e3,
+        "events_per_s": len(records) / total_ns * 1e9,
+        "single_median_us": statistics.median(singles) / 1e3, "single_p99_us": _quantile(singles, 0.99) / 1e3,
+        "timer_us": _timer_ns() / 1e3, "sample": len(sample),
+        "oracle_ratio": oracle_subset / native_subset, "oracle_us": oracle_subset / len(subset) / 1e3,
+        "oracle_events": len(subset),
+        "lookup_cached_ns": _lookup_ns(1000), "lookup_1m_ns": _lookup_ns(1_000_000),
+    }
+    benchmark.extra_info.update({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
+    results.setdefault("replies", {}).update(row)
+
+
+def test_replies_queries(profiles, records, results):
+    """current_rows, shop_days and snapshots with every shop of the day in the tracker."""
+    tracker = ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS)
+    keys = set()
+    for batch in _decoded(records):  # not timed
+        tracker.observe_batch(batch)
+        keys.update((e["platform"], e["shop_id"]) for e in batch)
+    clock = time.perf_counter
+    times = []
+    for _ in range(5):
+        t0 = clock()
+        current = tracker.current_rows()
+        times.append(clock() - t0)
+    t0 = clock()
+    tracker.shop_days()
+    shop_days_s = clock() - t0
+    t0 = clock()
+    snapshots = [tracker.snapshot_shop(*key) for key in sorted(keys)]
+    snapshot_s = clock() - t0
+    assert current and len(snapshots) == tracker.shop_count()
+    results.setdefault("replies", {}).update({
+        "current_rows_ms": statistics.median(times) * 1e3, "current_rows": len(current),
+        "query_shops": tracker.shop_count(), "shop_days_ms": shop_days_s * 1e3,
+        "snapshot_us_per_shop": snapshot_s / len(keys) * 1e6,
+        "snapshot_bytes_per_shop": sum(map(len, snapshots)) / len(snapshots),
+    })
+
+
+def test_replies_memory(profiles, scale, records, results):
+    n = 20_000
+    per_turn = {}
+    for platform in PLATFORMS:
+        asks = [{"event_id": f"m{i}", "platform": platform, "shop_id": "one", "buyer_id": f"buyer{i}",
+                 "sender": "buyer", "kind": "message", "ts": DAY_START_MS + 10 * 3_600_000 + i}
+                for i in range(n)]
+        if platform == "douyin":  # its clock starts at the hand-over
+            asks = [dict(e, sender="system", kind="handoff") for e in asks]
+
+        def feed(asks=asks):
+            tracker = ReplyTracker(profiles, allowed_lateness_ms=0)
+            tracker.observe_batch(asks)
+            return tracker
+
+        grown, tracker = _traced(feed)
+        per_turn[platform] = grown / tracker.open_turn_count()
+
+    day = [e for batch in _decoded(records) for e in batch]
+    subset = set(sorted({(e["platform"], e["shop_id"]) for e in day})[:scale["memory_shops"]])
+    events = [e for e in day if (e["platform"], e["shop_id"]) in subset]
+    del day
+
+    def feed_day():
+        tracker = ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS)
+        tracker.observe_batch(events)
+        return tracker
+
+    grown, tracker = _traced(feed_day)
+    results.setdefault("replies", {}).update({
+        "bytes_per_open_turn": per_turn, "bytes_per_shop_day": grown / tracker.shop_count(),
+        "memory_shops": tracker.shop_count(), "memory_events": len(events),
+        "consults_per_shop_day": sum(r["consults"] for r in tracker.shop_days()) / tracker.shop_count(),
+    })
+
+
+def print_replies_summary(write, r: dict) -> None:
+    write("")
+    write(f"reply tracking: budget <= {BUDGET_US_PER_EVENT} us/event median (observe_batch)")
+    if "batch_median_us" in r:
+        ok = "ok" if r["batch_median_us"] <= BUDGET_US_PER_EVENT else "OVER"
+        write(f"  {r['events']:,} events, {r['shops']:,} shops, {r['shop_days']:,} shop-days, {r['consults']:,} consults")
+        write(f"  observe_batch (batches of {BATCH}): median {r['batch_median_us']:.3f} us/event, "
+              f"p99 {r['batch_p99_us']:.3f} us/event, {r['events_per_s']:,.0f} events/s  {ok}")
+        write(f"  observe, one call timed ({r['sample']:,} events): median {r['single_median_us']:.3f} us, "
+              f"p99 {r['single_p99_us']:.3f} us (timer alone {r['timer_us']:.3f} us)")
+        write(f"  oracle (pure Python, {r['oracle_events']:,} events): {r['oracle_us']:.2f} us/event, "
+              f"{r['oracle_ratio']:.1f}x the native time")
+        write(f"  this machine: a dict lookup costs {r['lookup_cached_ns']:.0f} ns in cache, "
+              f"{r['lookup_1m_ns']:.0f} ns at random in 1M keys (memory latency, loop included)")
+    if "current_rows_ms" in r:
+        write(f"  current_rows: {r['current_rows_ms']:.2f} ms for {r['query_shops']:,} shops "
+              f"({r['current_rows']:,} rows); shop_days {r['shop_days_ms']:.2f} ms; snapshot_shop "
+              f"{r['snapshot_us_per_shop']:.1f} us and {r['snapshot_bytes_per_shop']:,.0f} bytes per shop")
+    if "bytes_per_open_turn" in r:
+        turns = ", ".join(f"{p} {b:.0f}" for p, b in r["bytes_per_open_turn"].items())
+        write(f"  memory (tracemalloc): bytes per open turn: {turns}; bytes per shop-day "
+              f"{r['bytes_per_shop_day']:,.0f} ({r['memory_shops']} shops, {r['memory_events']:,} events, "
+              f"{r['consults_per_shop_day']:.1f} consults per shop-day)")

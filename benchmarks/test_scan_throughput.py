@@ -1,0 +1,156 @@
+"""The whole core (decode, rules, reply tracking) in events per second, as `scan` runs it.
+
+Two inputs: a generated marketplace day (`stream_guard.gen`: 1M events, realistic mix of buyers,
+agents, bots, violations and reply turns) and the real corpus turned into events (every utterance
+an event; `customer` lines are buyer messages, `agent` and `unknown` lines agent messages, so every
+one of those is judged: the harder case). Both are encoded to JSONL bytes up front, then fed to
+`Engine.process_batch` in batches as `scan` does, with the stages timed apart on the same bytes:
+- decode: `events.decode` of every record (orjson + validation);
+- match: the bare native matcher of each event's platform over the message texts;
+- rules: `Ruleset.judge_batch` (matching and rule evaluation) over the messages the engine judges;
+- replies: `ReplyTracker.observe_batch` over the decoded events;
+- core: `Engine.process_batch`, everything together, which is what the budget is about;
+- scan: the `stream-guard scan` command on the file, reading, writing violations and the report.
+Budget (issue 5): the whole core at >= 200k events/s on one core. Reported, never asserted.
+With --benchmark-disable (the `make test` smoke run) the inputs are cut to a few thousand events.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from stream_guard import gen
+from stream_guard.engine import Engine
+from stream_guard.events import Limits, decode
+from stream_guard.packs import PLATFORMS, default_rules_dir
+from stream_guard.replies import ReplyTracker
+
+BUDGET_EVENTS_PER_S = 200_000
+BATCH = 2000
+FULL_DAY_EVENTS = 1_000_000
+FULL_DAY_SHOPS = 10_000
+SMOKE_EVENTS = 5_000
+DAY_START_MS = 1_763_568_000_000  # 2025-11-20 00:00 Asia/Shanghai
+
+
+def _smoke(config) -> bool:
+    return bool(config.getoption("benchmark_disable", False))
+
+
+@pytest.fixture(scope="module")
+def generated_day(pytestconfig) -> list[bytes]:
+    smoke = _smoke(pytestconfig)
+    config = gen.GenConfig(seed=7, events=SMOKE_EVENTS if smoke else FULL_DAY_EVENTS,
+                           shops=50 if smoke else FULL_DAY_SHOPS)
+    return list(gen.generate(config).lines())  # bad lines included, as a real day has them
+
+
+@pytest.fixture(scope="module")
+def corpus_day(corpus, pytestconfig) -> list[bytes]:
+    texts = corpus[:SMOKE_EVENTS] if _smoke(pytestconfig) else corpus
+    rng = random.Random(5)
+    records = []
+    step = 24 * 3600 * 1000 // max(len(texts), 1)
+    for i, text in enumerate(texts):
+        role = "buyer" if i % 3 == 0 else "agent"
+        shop = rng.randrange(1000)
+        records.append(orjson.dumps({
+            "event_id": f"c{i}", "platform": PLATFORMS[shop % len(PLATFORMS)], "shop_id": f"shop{shop}",
+            "conversation_id": f"conv{i // 6}", "buyer_id": f"buyer{i // 6}", "sender": role,
+            "agent_id": "a1" if role == "agent" else None, "text": text, "ts": DAY_START_MS + i * step,
+        }))
+    return records
+
+
+def _batches(records):
+    return [records[i:i + BATCH] for i in range(0, len(records), BATCH)]
+
+
+def _engine() -> Engine:
+    return Engine(default_rules_dir())
+
+
+def _stages(records: list[bytes]) -> dict[str, float]:
+    """Seconds per stage over the same records (see the module docstring)."""
+    batches = _batches(records)
+    engine = _engine()
+    limits, platforms, now = Limits(), engine.platforms, time.time_ns() // 1_000_000
+    rulesets = engine.rules.current.rulesets
+    out = {}
+
+    t0 = time.perf_counter()
+    decoded = [[decode(raw, limits, now, platforms) for raw in batch] for batch in batches]
+    out["decode"] = time.perf_counter() - t0
+    events = [[e for e in batch if type(e) is dict] for batch in decoded]
+
+    judged = [[(e["platform"], e["text"], e["sender"], e.get("meta") or {}) for e in batch
+               if e["kind"] == "message" and e["text"] and e["sender"] in rulesets[e["platform"]].roles]
+              for batch in events]
+    by_platform = [{p: [m[1:] for m in batch if m[0] == p] for p in rulesets} for batch in judged]
+    t0 = time.perf_counter()
+    for groups in by_platform:
+        for p, messages in groups.items():
+            rulesets[p].matcher.find_batch([m[0] for m in messages])
+    out["match"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for groups in by_platform:
+        for p, messages in groups.items():
+            rulesets[p].judge_batch(messages)
+    out["rules"] = time.perf_counter() - t0
+
+    tracker = ReplyTracker({p: rulesets[p].pack.reply for p in rulesets})
+    t0 = time.perf_counter()
+    for batch in events:
+        tracker.observe_batch(batch)
+    tracker.finish()
+    out["replies"] = time.perf_counter() - t0
+
+    core = _engine()
+    t0 = time.perf_counter()
+    for batch in batches:
+        core.process_batch(batch)
+    core.finish()
+    out["core"] = time.perf_counter() - t0
+    return out
+
+
+def _scan_seconds(records: list[bytes], tmp_path) -> float:
+    source = tmp_path / "day.jsonl"
+    source.write_bytes(b"\n".join(records) + b"\n")
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "stream_guard", "scan", str(source), "--quiet",
+                           "--out", str(tmp_path / "violations.jsonl"), "--report", str(tmp_path / "report.json")],
+                          capture_output=True)
+    elapsed = time.perf_counter() - t0
+    assert done.returncode == 0, done.stderr.decode()
+    return elapsed
+
+
+@pytest.mark.parametrize("day", ["generated", "corpus"])
+def test_core_throughput(benchmark, results, day, request, tmp_path):
+    records = request.getfixturevalue(f"{day}_day")
+    benchmark.group = "scan"
+    stages = benchmark.pedantic(_stages, args=(records,), rounds=1, iterations=1)
+    stages["scan"] = _scan_seconds(records, tmp_path)
+    row = {"events": len(records), **{k: len(records) / v for k, v in stages.items()},
+           "share": {k: stages[k] / stages["core"] for k in ("decode", "match", "rules", "replies")}}
+    benchmark.extra_info.update({k: round(v) for k, v in row.items() if k != "share"})
+    results.setdefault("scan", {})[day] = row
+
+
+def print_scan_summary(write, rows: dict) -> None:
+    write("")
+    write(f"the core on chat events, events/s (one process, one core): budget core >= {BUDGET_EVENTS_PER_S:,}/s; "
+          f"share = stage time / core time (stages timed apart on the same records)")
+    write(f"{'input':<10} {'events':>9} {'decode/s':>11} {'match/s':>11} {'rules/s':>11} {'replies/s':>11} "
+          f"{'core/s':>10} {'scan/s':>10}  {'shares d/m/r/t':<22} budget")
+    for day, r in rows.items():
+        shares = "/".join(f"{100 * r['share'][k]:.0f}%" for k in ("decode", "match", "rules", "replies"))
+        ok = "ok" if r["core"] >= BUDGET_EVENTS_PER_S else "UNDER"
+        write(f"{day:<10} {r['events']:>9,} {r['decode']:>11,.0f} {r['match']:>11,.0f} {r['rules']:>11,.0f} "
+              f"{r['replies']:>11,.0f} {r['core']:>10,.0f} {r['scan']:>10,.0f}  {shares:<22} {ok}")

@@ -1,0 +1,124 @@
+"""The engine: raw records in, violations, rejects and reply outcomes out. No I/O, no Kafka.
+
+`scan` and the Faust worker both feed it batches of raw bytes and move its results; so a file and
+the topic give the same results for the same events. Data flows one way through a batch:
+decode and validate -> native normalise+match and rule evaluation (one `judge_batch` per
+platform) -> reply tracking (one `observe_batch`) -> results and metrics.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from stream_guard.events import Limits, Reject, decode
+from stream_guard.metrics import Metrics
+from stream_guard.registry import Registry
+from stream_guard.replies import Outcome, ReplyTracker
+from stream_guard.violations import build_violations
+
+DEFAULT_LATENESS_MS = 60_000
+# how often, in wall-clock seconds, per-shop figures are recomputed for Prometheus
+SHOP_FIGURES_EVERY_S = 5.0
+
+
+@dataclass
+class BatchResult:
+    violations: list[dict] = field(default_factory=list)  # in input order
+    rejects: list[tuple[int, Reject]] = field(default_factory=list)  # (index in the batch, why)
+    outcomes: list[Outcome] = field(default_factory=list)
+    events: int = 0  # valid events
+    pack_version: str = ""
+
+
+class Engine:
+    def __init__(self, rules_dir: Path, platforms: Sequence[str] | None = None,
+                 allowed_lateness_ms: int = DEFAULT_LATENESS_MS, limits: Limits = Limits(),
+                 metrics: Metrics | None = None, wall_clock_ms: Callable[[], int] | None = None):
+        self.rules = Registry(rules_dir)  # raises PackError when a pack is invalid
+        served = self.rules.current.rulesets
+        if platforms:
+            unknown = sorted(set(platforms) - set(served))
+            if unknown:
+                raise ValueError(f"no rule pack for platform(s) {', '.join(unknown)} in {rules_dir}")
+        self.platforms = frozenset(platforms or served)
+        # reply profiles are fixed for the life of the engine: changing how a day is counted in
+        # the middle of that day would mix two definitions in one figure
+        self.tracker = ReplyTracker({p: served[p].pack.reply for p in sorted(self.platforms)},
+                                    allowed_lateness_ms=allowed_lateness_ms)
+        self.limits = limits
+        self.metrics = metrics
+        # only for rejecting event times far in the future; all other time is event time
+        self._wall_clock_ms = wall_clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self._shop_figures_at = 0.0
+        if metrics is not None:
+            metrics.set_pack_versions(self.pack_versions())
+
+    def pack_versions(self) -> dict[str, str]:
+        rulesets = self.rules.current.rulesets
+        return {p: rulesets[p].version for p in sorted(self.platforms)}
+
+    def reload_rules(self) -> list[str]:
+        """Recompile the packs aside and swap them in between batches; the problems (none: done)."""
+        problems = self.rules.reload()
+        if not problems and self.metrics is not None:
+            self.metrics.set_pack_versions(self.pack_versions())
+        return problems
+
+    def process_batch(self, records: Sequence[bytes]) -> BatchResult:
+        started = time.perf_counter()
+        snapshot = self.rules.current  # one pack version for the whole batch
+        now_ms = self._wall_clock_ms()
+        result = BatchResult(pack_version=snapshot.version)
+        events = []
+        for index, raw in enumerate(records):
+            decoded = decode(raw, self.limits, now_ms, self.platforms)
+            if type(decoded) is Reject:
+                result.rejects.append((index, decoded))
+            else:
+                events.append(decoded)
+        result.events = len(events)
+
+        # messages each platform's rules judge, by position in `events`
+        judged: dict[str, list[int]] = {}
+        for position, event in enumerate(events):
+            if event["kind"] == "message" and event["text"]:
+                judged.setdefault(event["platform"], []).append(position)
+        findings_at: dict[int, list] = {}
+        for platform, positions in judged.items():
+            ruleset = snapshot.rulesets[platform]
+            roles = ruleset.roles
+            positions = [i for i in positions if events[i]["sender"] in roles]
+            batch = [(events[i]["text"], events[i]["sender"], events[i].get("meta") or {}) for i in positions]
+            for i, findings in zip(positions, ruleset.judge_batch(batch)):
+                if findings:
+                    findings_at[i] = findings
+        for position in sorted(findings_at):
+            event = events[position]
+            result.violations += build_violations(
+                event, findings_at[position], snapshot.rulesets[event["platform"]].version)
+
+        result.outcomes = self.tracker.observe_batch(events)
+        if self.metrics is not None:
+            self._record(result, len(records), time.perf_counter() - started)
+        return result
+
+    def finish(self) -> list[Outcome]:
+        """The input is over (end of a file): apply every held event and decide every open turn."""
+        outcomes = self.tracker.finish()
+        if self.metrics is not None:
+            self.metrics.record_batch(0, 0, (), (), outcomes, 0.0)
+            self._publish_shops()
+        return outcomes
+
+    def _record(self, result: BatchResult, consumed: int, seconds: float) -> None:
+        self.metrics.record_batch(consumed, result.events, (r.reason for _, r in result.rejects),
+                                  result.violations, result.outcomes, seconds)
+        now = time.monotonic()
+        if now - self._shop_figures_at >= SHOP_FIGURES_EVERY_S:
+            self._publish_shops()
+
+    def _publish_shops(self) -> None:
+        self._shop_figures_at = time.monotonic()
+        self.metrics.publish_shops(self.tracker.current_rows(), self.tracker.open_turn_count())

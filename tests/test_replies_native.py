@@ -1,0 +1,251 @@
+"""The native reply tracker agrees with the pure-Python oracle (`reply_oracle.py`) on random
+timelines: several shops, buyers and platforms, every event kind, days crossing local midnight,
+arrivals out of order within the lateness and beyond it, redelivered events; the outcome lists,
+the rows, the drained rows, the current rows and the counts must be identical. Snapshots restored
+into a fresh tracker must continue exactly like an uninterrupted run."""
+import pickle
+import random
+from dataclasses import replace
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+import reply_oracle
+from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
+from stream_guard.replies import Outcome, ReplyTracker
+
+PROFILES = {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}
+TRACKED = {p: PROFILES[p] for p in PLATFORMS if p != "tmall"}  # tmall events: no profile, ignored
+# the options no shipped pack uses, and a zone with daylight saving (its 25-hour day included)
+VARIANTS = {
+    "taobao": replace(PROFILES["taobao"], bots_count=False, handoff_starts_clock=True, threshold_s=60),
+    "pinduoduo": replace(PROFILES["pinduoduo"], count_by_start=False, penalty_min_consults=2,
+                         penalty_max_rate=0.9, timezone="Europe/Berlin"),
+    "jd": replace(PROFILES["jd"], session_gap_s=0, count_by_start=False, session_rule="all_replies"),
+    "douyin": replace(PROFILES["douyin"], session_rule="first_reply", handoff_starts_clock=False, bots_count=True,
+                      service_start=time(0, 0), service_end=time(23, 30), count_by_start=False),
+}
+# 22:10 in Shanghai: in service hours, an hour before they end and two before midnight; and two
+# hours before the night Berlin leaves summer time
+STARTS = [int(datetime(2026, 11, 21, 22, 10, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() * 1000),
+          int(datetime(2026, 10, 24, 22, 10, tzinfo=ZoneInfo("Europe/Berlin")).timestamp() * 1000)]
+
+# what an event is: (sender, kind); buyers write most
+ACTIONS = [("buyer", "message")] * 5 + [("agent", "message")] * 3 + [
+    ("bot", "message"), ("bot", "message"), ("system", "handoff"), ("system", "buyer_reported"),
+    ("system", "buyer_blocked"), ("system", "message")]
+# seconds to the next event: replies in time and late, session gaps, hours, days
+STEPS = [0, 0, 1, 5, 20, 30, 40, 90, 170, 180, 185, 250, 400, 700, 1800, 3600, 4 * 3600, 9 * 3600, 20 * 3600, 47 * 3600]
+# how long an event travels: most arrive at once, some within the lateness, a few later than it
+DELAYS = [0, 0, 0, 0, 0, 2_000, 30_000, 59_000, 61_000, 180_000, 3_600_000]
+
+
+@st.composite
+def timelines(draw):
+    """(events in arrival order, allowed lateness, profiles). Drawn from a seeded random, event by event,
+    so that shrinking the length shrinks a failing timeline to a prefix of itself (and drawing
+    stays fast: hypothesis draws per event field cost more than the runs they feed)."""
+    rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
+    n = draw(st.integers(1, 150))
+    lateness = draw(st.sampled_from([0, 10_000, 60_000, 120_000]))
+    profiles = draw(st.sampled_from([TRACKED, VARIANTS]))
+    # a few conversations (platform, shop, buyer) sharing platforms and shops, so that replies
+    # meet their questions and shops have several buyers
+    platforms = rnd.sample(PLATFORMS, rnd.randint(1, 3))
+    conversations = [(rnd.choice(platforms), rnd.choice(["s0", "s1"]), rnd.choice(["b0", "b1", "b2"]))
+                     for _ in range(rnd.randint(1, 6))]
+    t = rnd.choice(STARTS) + rnd.randint(0, 3600) * 1000
+    sent, asked = [], None
+    for i in range(n):
+        t += rnd.choice(STEPS) * 1000 + rnd.choice([0, 0, 1, 999])
+        if sent and rnd.random() < 0.06:  # redelivery: the same event again, later
+            event = dict(rnd.choice(sent)[1])
+        else:
+            sender, kind = rnd.choice(ACTIONS)
+            if sender != "buyer" and asked and rnd.random() < 0.5:
+                platform, shop, buyer = asked  # an answer to the last question
+            else:
+                platform, shop, buyer = rnd.choice(conversations)
+            if sender == "buyer":
+                asked = (platform, shop, buyer)
+            event = {"event_id": f"e{i}", "platform": platform, "shop_id": shop, "buyer_id": buyer,
+                     "sender": sender, "kind": kind, "ts": t}
+        sent.append((t + rnd.choice(DELAYS), event))
+    return [e for _, e in sorted(sent, key=lambda x: x[0])], lateness, profiles
+
+
+def key(o):
+    return (o.kind, o.platform, o.shop_id, o.buyer_id, o.day, o.opened_ts, o.replied_ts, o.counted, o.event_id)
+
+
+def keys(outcomes):
+    return [key(o) for o in outcomes]
+
+
+def by_shop(rows):
+    return sorted(rows, key=lambda r: (r["platform"], r["shop_id"], r["day"]))
+
+
+def state(tracker):
+    return (tracker.shop_days(), by_shop(tracker.current_rows()), tracker.open_turn_count(),
+            tracker.shop_count(), tracker.late_events)
+
+
+@given(timelines(), st.integers(0, 150), st.data())
+def test_native_agrees_with_the_oracle(timeline, cut, data):
+    events, lateness, profiles = timeline
+    cut = min(cut, len(events))
+    native = ReplyTracker(profiles, allowed_lateness_ms=lateness)
+    one_by_one = ReplyTracker(profiles, allowed_lateness_ms=lateness)
+    oracle = reply_oracle.ReplyTracker(profiles, allowed_lateness_ms=lateness)
+
+    expected = keys(oracle.observe_batch(events[:cut]))
+    assert keys(native.observe_batch(events[:cut])) == expected
+    assert keys([o for e in events[:cut] for o in one_by_one.observe(e)]) == expected
+    assert state(native) == state(oracle) == state(one_by_one)
+    platform = data.draw(st.sampled_from(PLATFORMS))
+    assert by_shop(native.current_rows(platform)) == by_shop(oracle.current_rows(platform))
+    if data.draw(st.booleans()):
+        assert native.drain_closed_rows() == oracle.drain_closed_rows()
+
+    expected = keys(oracle.observe_batch(events[cut:]) + oracle.finish())
+    assert keys(native.observe_batch(events[cut:]) + native.finish()) == expected
+    assert state(native) == state(oracle)
+    assert native.drain_closed_rows() == oracle.drain_closed_rows()
+    assert native.shop_days() == oracle.shop_days()
+
+
+def shops_in_order(events):
+    seen = {}
+    for e in events:
+        if e["platform"] in TRACKED:
+            seen.setdefault((e["platform"], e["shop_id"]), None)
+    return list(seen)
+
+
+@given(timelines(), st.integers(0, 150), st.booleans())
+def test_restored_snapshots_continue_like_an_uninterrupted_run(timeline, cut, drain):
+    events, lateness, profiles = timeline
+    cut = min(cut, len(events))
+    for make in (ReplyTracker, reply_oracle.ReplyTracker):
+        whole = make(profiles, allowed_lateness_ms=lateness)
+        whole.observe_batch(events[:cut])
+        expected_outcomes = keys(whole.observe_batch(events[cut:]) + whole.finish())
+
+        before = make(profiles, allowed_lateness_ms=lateness)
+        before.observe_batch(events[:cut])
+        drained = before.drain_closed_rows() if drain else []
+        snapshots = [before.snapshot_shop(*shop) for shop in shops_in_order(events[:cut])]
+        after = make(profiles, allowed_lateness_ms=lateness)
+        for data in snapshots:
+            after.restore_shop(data)
+        # deterministic: the restored state gives the same bytes back
+        assert [after.snapshot_shop(*shop) for shop in shops_in_order(events[:cut])] == snapshots
+        assert after.open_turn_count() == before.open_turn_count()
+        assert by_shop(after.current_rows()) == by_shop(before.current_rows())
+
+        assert keys(after.observe_batch(events[cut:]) + after.finish()) == expected_outcomes
+        assert by_shop(drained + after.shop_days()) == whole.shop_days()
+        assert after.shop_count() == whole.shop_count()
+        assert before.late_events + after.late_events == whole.late_events
+
+
+def ev(i, clock, sender="buyer", buyer="b1", shop="s1", kind="message", day="2026-11-23", platform="pinduoduo"):
+    ts = int(datetime.fromisoformat(f"{day} {clock}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() * 1000)
+    return {"event_id": f"e{i}", "platform": platform, "shop_id": shop, "buyer_id": buyer, "sender": sender,
+            "ts": ts, "kind": kind}
+
+
+def both():
+    return ReplyTracker(PROFILES), reply_oracle.ReplyTracker(PROFILES)
+
+
+def test_closed_days_are_drained_once_and_open_days_stay_bounded():
+    events = []
+    for d in range(1, 11):
+        day = f"2026-11-{d:02d}"
+        events += [ev(3 * d, "10:00:00", day=day), ev(3 * d + 1, "10:01:00", "agent", day=day),
+                   ev(3 * d + 2, "12:00:00", buyer=f"w{d}", day=day)]  # never answered
+    for tracker in both():
+        drained = []
+        for e in events:
+            tracker.observe(e)
+            drained += tracker.drain_closed_rows()
+            assert len(tracker.shop_days()) <= 2  # the watermark's day and the day before
+        assert [r["day"] for r in drained] == [f"2026-11-{d:02d}" for d in range(1, 9)]
+        assert all((r["consults"], r["valid"]) == (2, 1) for r in drained)
+        assert tracker.open_turn_count() == 1 and tracker.shop_count() == 1
+        tracker.finish()
+        assert [r["day"] for r in tracker.shop_days()] == ["2026-11-09", "2026-11-10"]
+
+
+def test_a_shop_without_any_day_is_forgotten_at_the_end():
+    for tracker in both():
+        tracker.observe(ev(1, "10:00:00", shop="talking"))
+        tracker.observe(ev(2, "10:00:30", "agent", shop="talking"))
+        tracker.observe(ev(3, "10:00:00", "agent", shop="quiet"))  # nobody asked: no turn, no day
+        tracker.observe(ev(4, "10:00:00", "bot", shop="bots"))
+        assert tracker.shop_count() == 3
+        tracker.finish()
+        assert tracker.shop_count() == 1
+        assert [(r["shop_id"], r["valid"]) for r in tracker.shop_days()] == [("talking", 1)]
+
+
+def test_current_rows_are_each_shops_latest_day():
+    events = [ev(1, "10:00:00", day="2026-11-22"), ev(2, "10:01:00", "agent", day="2026-11-22"),
+              ev(3, "10:00:00", day="2026-11-23"), ev(4, "10:09:00", "agent", day="2026-11-23"),
+              ev(5, "07:00:00", shop="early", day="2026-11-23"),  # before service hours: no consult
+              ev(6, "09:00:00", shop="jd", platform="jd"), ev(7, "09:00:10", "agent", shop="jd", platform="jd"),
+              ev(8, "12:00:00", buyer="b9", day="2026-11-23")]
+    for tracker in both():
+        tracker.observe_batch(events)
+        tracker.finish()
+        rows = by_shop(tracker.current_rows())
+        assert [(r["platform"], r["shop_id"], r["day"], r["consults"], r["valid"]) for r in rows] == [
+            ("jd", "jd", "2026-11-23", 1, 1), ("pinduoduo", "s1", "2026-11-23", 2, 0)]
+        assert set(rows[0]) == set(tracker.shop_days()[0])
+        assert [r["shop_id"] for r in tracker.current_rows("jd")] == ["jd"]
+        assert tracker.current_rows("taobao") == []
+
+
+def test_a_session_restarting_at_the_same_instant_is_the_same_consult():
+    # with no gap allowed every turn starts a session; one starting at the instant the previous
+    # one started has the same (day, buyer, start) as it, so it is the same consult
+    events = [ev(1, "10:00:00", platform="jd"), ev(2, "10:00:00", "agent", platform="jd"),
+              ev(3, "10:00:00", platform="jd"), ev(4, "10:00:40", "agent", platform="jd")]
+    for tracker in (ReplyTracker(VARIANTS), reply_oracle.ReplyTracker(VARIANTS)):
+        tracker.observe_batch(events)
+        tracker.finish()
+        assert [(r["consults"], r["valid"]) for r in tracker.shop_days()] == [(1, 0)]
+
+
+def test_restore_replaces_a_shops_state_and_rejects_foreign_snapshots():
+    tracker = ReplyTracker(PROFILES)
+    tracker.observe(ev(1, "10:00:00"))
+    tracker.observe(ev(2, "10:02:00", buyer="b2"))  # the watermark passes 10:00: b1 waits
+    saved = tracker.snapshot_shop("pinduoduo", "s1")
+    tracker.observe(ev(3, "10:05:00", buyer="b3"))
+    assert tracker.open_turn_count() == 2
+    tracker.restore_shop(saved)
+    assert tracker.open_turn_count() == 1 and tracker.shop_count() == 1
+    assert tracker.snapshot_shop("pinduoduo", "s1") == saved
+    other = ReplyTracker({"jd": PROFILES["jd"]})
+    try:
+        other.restore_shop(saved)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a pinduoduo snapshot restored into a jd-only tracker")
+
+
+def test_outcome_is_a_small_value_object():
+    o = Outcome("late", "jd", "s1", "b1", "2026-11-20", 1_000, 301_000, True)
+    assert (o.kind, o.platform, o.shop_id, o.buyer_id, o.day, o.opened_ts, o.replied_ts, o.counted, o.event_id) == (
+        "late", "jd", "s1", "b1", "2026-11-20", 1_000, 301_000, True, "")
+    assert o.response_s == 300.0 and Outcome("missed", "jd", "s1", "b1").response_s is None
+    assert o == Outcome("late", "jd", "s1", "b1", "2026-11-20", 1_000, 301_000, True, "")
+    assert o != Outcome("valid", "jd", "s1", "b1", "2026-11-20", 1_000, 301_000, True, "")
+    assert pickle.loads(pickle.dumps(o)) == o
+    assert repr(o).startswith("Outcome(kind='late', platform='jd'")
