@@ -3,11 +3,18 @@
 
 Per shop: the held events are a C heap of (ts, event_id, arrival number) with the fields the state
 machine reads (buyer, kind and sender as small codes), not the event dicts; the deadlines of open
-turns are a C heap of (deadline, turn); a turn points at its unit (the consult it counts towards)
-and at its local day, so deciding it is a field update, not a tuple-keyed lookup. Local days are
-proleptic ordinals (they sort like their ISO strings) with the string kept beside them for output.
-Local-day bounds are cached per time zone, two days deep (the jitter around midnight alternates
-between two days); a day whose UTC offset changes is computed event by event through zoneinfo.
+turns are a C heap of (deadline, turn); one record per buyer holds the buyer's open turn, session,
+hand-off and buyer-day unit, so an event costs one lookup in the shop; a turn points at its unit
+(the consult it counts towards), so deciding it is a field update, not a tuple-keyed lookup. Local
+days are proleptic ordinals (they sort like their ISO strings) with the string kept beside them
+for output. Local-day bounds are cached per time zone, two days deep (the jitter around midnight
+alternates between two days); a day whose UTC offset changes is computed event by event through
+zoneinfo, exactly as the oracle does.
+
+At 10k shops the tracker's state outgrows the caches and an event costs a handful of cache misses
+(its shop, the shop's heaps, the records of the event it releases, held since the allowed
+lateness); what is left to the CPU is kept small: no hashing of platform, kind or sender strings,
+event fields looked up with the decoder's own key objects.
 
 The pure-Python oracle in `tests/reply_oracle.py` defines the behaviour; property tests require
 the same outcomes, rows and snapshots-restored runs from both.
@@ -286,7 +293,7 @@ cdef class _Buyer:
     cdef object buyer  # the id as first seen: turns and units share this one string
     cdef _Turn turn         # None when no turn is open
     cdef _Session session   # None outside `session` profiles
-    cdef bint handed_off    # for good, as the oracle's set
+    cdef bint handed_off    # until the session it was made in ends
     cdef int32_t unit_day
     cdef _Unit unit         # `buyer_day` profiles: the unit of unit_day; days only move forward
 
@@ -678,10 +685,11 @@ cdef class ReplyTracker:
             d.excluded.add(buyer)
             return 0
         if kind == K_HANDOFF:
-            b = shop.buyer(buyer)
-            b.handed_off = True
-            if plat.handoff_clock and b.turn is None:
-                self._open(shop, b, ts)
+            if plat.handoff_clock:  # elsewhere a hand-off changes nothing worth remembering
+                b = shop.buyer(buyer)
+                b.handed_off = True
+                if b.turn is None:
+                    self._open(shop, b, ts)
             return 0
         if kind != K_MESSAGE:
             return 0
@@ -691,6 +699,12 @@ cdef class ReplyTracker:
                 if found is None or not (<_Buyer>found).handed_off:
                     return 0  # the bot serves this buyer; the clock has not started
                 b = <_Buyer>found
+                if (b.turn is None and b.session is not None and plat.unit == U_SESSION
+                        and ts - b.session.last_ts >= plat.gap_ms):
+                    # a hand-off lasts for its session: a buyer back after the gap starts
+                    # with the bot again, and the clock waits for the next hand-off
+                    b.handed_off = False
+                    return 0
             else:
                 b = shop.buyer(buyer)
             if b.turn is None:
@@ -841,6 +855,7 @@ cdef class ReplyTracker:
             b = <_Buyer>found
             if b.session is not None and b.session.day.ordinal < cutoff:
                 b.session = None
+                b.handed_off = False  # the hand-off ended with its session
             if b.unit is not None and b.unit_day < cutoff:
                 b.unit = None
             if b.turn is None and b.session is None and b.unit is None and not b.handed_off:

@@ -7,6 +7,7 @@ platform) -> reply tracking (one `observe_batch`) -> results and metrics.
 """
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,17 @@ from stream_guard.violations import build_violations
 DEFAULT_LATENESS_MS = 60_000
 # how often, in wall-clock seconds, per-shop figures are recomputed for Prometheus
 SHOP_FIGURES_EVERY_S = 5.0
+
+
+def tune_gc() -> None:
+    """For a process that runs the engine: each batch allocates thousands of short-lived, acyclic
+    dicts, and at the default threshold (700) the cyclic collector runs every few hundred of
+    them, walking the long-lived rule and reply state each time. Freezing what exists after
+    start-up and collecting the young generation every 100k allocations instead doubled the
+    core's throughput on a generated day (63k -> 113k events/s); cycles are still collected."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 
 import orjson
 
-from stream_guard.engine import DEFAULT_LATENESS_MS, Engine
+from stream_guard.engine import DEFAULT_LATENESS_MS, Engine, tune_gc
 from stream_guard.events import Limits
 from stream_guard.log import log
 from stream_guard.metrics import DEFAULT_SHOP_SERIES_CAP, TURN_OUTCOMES, Metrics
@@ -186,6 +186,7 @@ def run_scan(args: argparse.Namespace) -> int:
     except PackError as exc:
         raise ScanError(f"rule packs in {args.rules} are invalid ({len(exc.problems)} problems; "
                         f"`stream-guard rules check` lists them): {exc.problems[0]}") from None
+    tune_gc()
     source = _Input(args.path)
     if metrics is not None:
         try:

@@ -199,15 +199,21 @@ class ReplyTracker:
             shop.excluded.setdefault(day, set()).add(buyer)
             return []
         if kind == "handoff":
-            shop.handed_off.add(buyer)
-            if profile.handoff_starts_clock and buyer not in shop.open_turns:
-                self._open(shop, profile, buyer, ts, day, second)
+            if profile.handoff_starts_clock:  # elsewhere a hand-off changes nothing worth remembering
+                shop.handed_off.add(buyer)
+                if buyer not in shop.open_turns:
+                    self._open(shop, profile, buyer, ts, day, second)
             return []
         if kind != "message":
             return []
         if sender == "buyer":
             if profile.handoff_starts_clock and buyer not in shop.handed_off:
                 return []  # the bot serves this buyer; the clock has not started
+            session = shop.sessions.get(buyer)
+            if (profile.handoff_starts_clock and profile.unit == "session" and buyer not in shop.open_turns
+                    and session is not None and ts - session.last_ts >= profile.session_gap_s * 1000):
+                shop.handed_off.discard(buyer)  # the hand-off ended with its session
+                return []
             if buyer not in shop.open_turns:
                 self._open(shop, profile, buyer, ts, day, second)
             elif profile.unit == "session":
@@ -346,6 +352,7 @@ class ReplyTracker:
         self._closed.setdefault((shop.platform, shop.shop_id), []).extend(self._rows(shop, old))
         shop.units = {k: u for k, u in shop.units.items() if k[0] >= cutoff}
         shop.excluded = {d: b for d, b in shop.excluded.items() if d >= cutoff}
+        shop.handed_off -= {b for b, x in shop.sessions.items() if x.key[0] < cutoff}
         shop.sessions = {b: x for b, x in shop.sessions.items() if x.key[0] >= cutoff}
         shop.oldest_day = min((k[0] for k in shop.units), default=None)
         return out
@@ -365,7 +372,8 @@ class ReplyTracker:
             "open_turns": [[t.buyer_id, t.opened_ts, t.day, t.counted, list(t.unit_key), t.overdue]
                            for t in shop.open_turns.values()],
             "units": [[list(k), u.counted, u.valid, u.decided_turns] for k, u in shop.units.items()],
-            "sessions": [[b, s.start_ts, s.last_ts, list(s.key), s.start_second] for b, s in sorted(shop.sessions.items())],
+            "sessions": [[b, s.start_ts, s.last_ts, list(s.key), s.start_second]
+                         for b, s in sorted(shop.sessions.items())],
             "handed_off": sorted(shop.handed_off),
             "excluded": [[d, sorted(b)] for d, b in sorted(shop.excluded.items())],
             "turn_counter": shop.turn_counter,

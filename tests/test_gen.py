@@ -147,13 +147,7 @@ def test_labels_are_exactly_what_the_rules_find(day):
 
 # ---- reply figures ----------------------------------------------------------------------------
 
-TRACKER_BUG = pytest.mark.xfail(strict=True, reason=(
-    "reply tracker: a Douyin buyer stays handed off for good, so a later session that starts with "
-    "the bot again opens its clock at the buyer's first message and a bot-only session counts"))
-
-
-@pytest.mark.parametrize("platform", [p if p != "douyin" else pytest.param(p, marks=TRACKER_BUG)
-                                      for p in PLATFORMS])
+@pytest.mark.parametrize("platform", PLATFORMS)
 def test_reply_figures_equal_the_trackers(day, platform):
     tracker = ReplyTracker(PROFILES)
     for e in day.events:
@@ -165,7 +159,6 @@ def test_reply_figures_equal_the_trackers(day, platform):
     assert got and got == want
 
 
-@TRACKER_BUG
 def test_tracker_a_douyin_buyer_who_comes_back_starts_with_the_bot_again():
     def ts(clock):
         return int(datetime.fromisoformat(f"2026-11-23 {clock}").replace(tzinfo=SHANGHAI).timestamp() * 1000)

@@ -119,6 +119,19 @@ def test_douyin_one_late_reply_makes_the_session_invalid():
     assert one(events) == (0, 0)
 
 
+def test_douyin_a_hand_off_lasts_for_its_session():
+    D = "douyin"
+    first = [ev(D, "10:00:00"), ev(D, "10:00:02", "bot"), ev(D, "10:00:20", "system", kind="handoff"),
+             ev(D, "10:00:40", "agent")]
+    # back an hour later, served by the bot alone: that session is not counted
+    assert one(first + [ev(D, "11:00:00"), ev(D, "11:00:02", "bot")]) == (1, 1)
+    # back an hour later and handed off again at 11:04: the clock starts at the hand-off
+    assert one(first + [ev(D, "11:00:00"), ev(D, "11:00:02", "bot"),
+                        ev(D, "11:04:00", "system", kind="handoff"), ev(D, "11:04:30", "agent")]) == (2, 2)
+    # within the session gap the hand-off still holds: the buyer's message starts the clock
+    assert one(first + [ev(D, "10:05:00"), ev(D, "10:09:00", "agent")]) == (1, 0)
+
+
 def test_missed_is_emitted_when_the_watermark_passes_the_deadline():
     tracker = ReplyTracker(PROFILES, allowed_lateness_ms=10_000)
     assert tracker.observe(ev(P, "10:00:00")) == []

@@ -50,11 +50,7 @@ def test_rejects_are_the_bad_lines_with_their_reasons(scanned):
     assert report["rejects"]["total"] == len(LABELS["rejects"]) > 5
 
 
-DOUYIN_HANDOFF = pytest.mark.xfail(strict=True, reason="tracker keeps a douyin hand-off across sessions")
-
-
-@pytest.mark.parametrize("platform", ["taobao", "tmall", "pinduoduo", "jd",
-                                      pytest.param("douyin", marks=DOUYIN_HANDOFF)])
+@pytest.mark.parametrize("platform", ["taobao", "tmall", "pinduoduo", "jd", "douyin"])
 def test_per_shop_reply_figures_equal_the_labels(scanned, platform):
     _, _, report = scanned
     keys = ("platform", "shop_id", "day", "consults", "valid", "penalty_risk")
