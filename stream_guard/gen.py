@@ -937,6 +937,12 @@ def generate(config: GenConfig | None = None, **options) -> Generation:
     return Generation(config or GenConfig(**options))
 
 
+def _write_labels(labels: dict, path: str | None) -> dict:
+    if path:
+        Path(path).write_bytes(orjson.dumps(labels, option=orjson.OPT_INDENT_2) + b"\n")
+    return labels
+
+
 def write(config: GenConfig, out: str | None, labels_path: str | None) -> dict:
     """Write the events (JSONL, gzip when the name ends in .gz, stdout for None or '-') and the
     labels; returns the labels."""
@@ -965,10 +971,25 @@ def write(config: GenConfig, out: str | None, labels_path: str | None) -> dict:
             raw.close()
         else:
             sink.flush()
-    labels = gen.labels
-    if labels_path:
-        Path(labels_path).write_bytes(orjson.dumps(labels, option=orjson.OPT_INDENT_2) + b"\n")
-    return labels
+    return _write_labels(gen.labels, labels_path)
+
+
+def produce(config: GenConfig, bootstrap: str, topic: str, partitions: int, labels_path: str | None) -> dict:
+    """Produce the day's lines to a Kafka topic (created with `partitions` when missing), keyed by
+    shop, in file order; write the labels; returns them. Line numbers in the labels' rejects
+    count records in production order."""
+    import asyncio
+
+    from stream_guard.kafka_io import ensure_topic, produce_records
+
+    gen = Generation(config)
+
+    async def run() -> None:
+        await ensure_topic(bootstrap, topic, partitions)
+        await produce_records(bootstrap, topic, gen.lines())
+
+    asyncio.run(run())
+    return _write_labels(gen.labels, labels_path)
 
 
 def cmd_gen(args: argparse.Namespace) -> int:
@@ -977,7 +998,10 @@ def cmd_gen(args: argparse.Namespace) -> int:
                        day=args.day, violation_rate=args.violation_rate, bad_rate=args.bad_rate,
                        jitter_ms=args.jitter_ms, platforms=platforms, rules_dir=args.rules)
     started = time.perf_counter()
-    labels = write(config, args.out, args.labels)
+    if args.broker:
+        labels = produce(config, args.broker, args.topic, args.partitions, args.labels)
+    else:
+        labels = write(config, args.out, args.labels)
     elapsed = time.perf_counter() - started
     if not args.quiet:
         c = labels["counts"]
@@ -1034,7 +1058,12 @@ def add_parser(sub) -> None:
                      help="events arrive up to this much out of time order (default 5000, below 60000)")
     gen.add_argument("--platforms", help=f"comma-separated platforms (default: {','.join(PLATFORMS)})")
     gen.add_argument("--rules", help="rule packs directory (default: $STREAM_GUARD_RULES or the bundled rules/)")
-    gen.add_argument("--out", help="events JSONL ('-' or absent: stdout; a .gz name: gzip)")
+    target = gen.add_mutually_exclusive_group()
+    target.add_argument("--out", help="events JSONL ('-' or absent: stdout; a .gz name: gzip)")
+    target.add_argument("--broker", help="produce the events to Kafka at this bootstrap address instead")
+    gen.add_argument("--topic", default="chat-events", help="topic for --broker (default chat-events)")
+    gen.add_argument("--partitions", type=_positive, default=4,
+                     help="partitions when --broker creates the topic (default 4)")
     gen.add_argument("--labels", help="labels JSON: config, violations, rejects, true per-shop reply figures")
     gen.add_argument("--quiet", action="store_true", help="no summary line on standard error")
     gen.set_defaults(run=cmd_gen)
