@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
+from stream_guard.argtypes import positive_int, rate
 from stream_guard.packs import PLATFORMS, default_rules_dir
 from stream_guard.registry import compile_rulesets
 
@@ -1013,20 +1014,6 @@ def cmd_gen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a rate between 0 and 1")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
-
-
 def _jitter(text: str) -> int:
     value = int(text)
     if not 0 <= value < MAX_JITTER_MS:
@@ -1045,15 +1032,15 @@ def add_parser(sub) -> None:
     gen = sub.add_parser("gen", help="generate a deterministic marketplace day of chat events, with labels",
                          description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same bytes")
-    gen.add_argument("--shops", type=_positive, default=60, help="shops, spread over the platforms (default 60)")
+    gen.add_argument("--shops", type=positive_int, default=60, help="shops, spread over the platforms (default 60)")
     size = gen.add_mutually_exclusive_group()
-    size.add_argument("--events", type=_positive, default=100_000,
+    size.add_argument("--events", type=positive_int, default=100_000,
                       help="about how many valid events to make (default 100000)")
-    size.add_argument("--buyers-per-shop", type=_positive, help="mean buyers per shop, instead of --events")
+    size.add_argument("--buyers-per-shop", type=positive_int, help="mean buyers per shop, instead of --events")
     gen.add_argument("--day", type=_day, default=DEFAULT_DAY, help=f"local day, Asia/Shanghai (default {DEFAULT_DAY})")
-    gen.add_argument("--violation-rate", type=_rate, default=0.03,
+    gen.add_argument("--violation-rate", type=rate, default=0.03,
                      help="share of agent messages that break a rule (default 0.03)")
-    gen.add_argument("--bad-rate", type=_rate, default=0.002, help="share of lines that are bad records (default 0.002)")
+    gen.add_argument("--bad-rate", type=rate, default=0.002, help="share of lines that are bad records (default 0.002)")
     gen.add_argument("--jitter-ms", type=_jitter, default=5000,
                      help="events arrive up to this much out of time order (default 5000, below 60000)")
     gen.add_argument("--platforms", help=f"comma-separated platforms (default: {','.join(PLATFORMS)})")
@@ -1062,7 +1049,7 @@ def add_parser(sub) -> None:
     target.add_argument("--out", help="events JSONL ('-' or absent: stdout; a .gz name: gzip)")
     target.add_argument("--broker", help="produce the events to Kafka at this bootstrap address instead")
     gen.add_argument("--topic", default="chat-events", help="topic for --broker (default chat-events)")
-    gen.add_argument("--partitions", type=_positive, default=4,
+    gen.add_argument("--partitions", type=positive_int, default=4,
                      help="partitions when --broker creates the topic (default 4)")
     gen.add_argument("--labels", help="labels JSON: config, violations, rejects, true per-shop reply figures")
     gen.add_argument("--quiet", action="store_true", help="no summary line on standard error")

@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterator
 
 import orjson
 
+from stream_guard.argtypes import non_negative, positive_int
 from stream_guard.engine import DEFAULT_LATENESS_MS, Engine, tune_gc
 from stream_guard.events import Limits
 from stream_guard.log import log
@@ -321,17 +322,17 @@ def add_parser(sub) -> None:
                       help="rule packs directory (default: $STREAM_GUARD_RULES or the bundled rules/)")
     scan.add_argument("--platforms", help="comma-separated platforms to serve (default: every pack); "
                       "events of others are rejected as unknown_platform")
-    scan.add_argument("--allowed-lateness", type=_non_negative, default=DEFAULT_LATENESS_MS / 1000,
+    scan.add_argument("--allowed-lateness", type=non_negative, default=DEFAULT_LATENESS_MS / 1000,
                       metavar="SECONDS", help="how late an event may arrive and still count (default 60)")
-    scan.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH,
+    scan.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH,
                       help=f"records per engine batch (default {DEFAULT_BATCH})")
-    scan.add_argument("--max-text-bytes", type=_positive_int, default=Limits.max_text_bytes,
+    scan.add_argument("--max-text-bytes", type=positive_int, default=Limits.max_text_bytes,
                       help="longest message text accepted, UTF-8 bytes (default 16384)")
     scan.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port while running")
     scan.add_argument("--metrics-addr", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
-    scan.add_argument("--metrics-linger", type=_non_negative, default=0, metavar="SECONDS",
+    scan.add_argument("--metrics-linger", type=non_negative, default=0, metavar="SECONDS",
                       help="keep serving metrics this long after the input is over (default 0)")
-    scan.add_argument("--shop-series-cap", type=_positive_int, default=DEFAULT_SHOP_SERIES_CAP,
+    scan.add_argument("--shop-series-cap", type=positive_int, default=DEFAULT_SHOP_SERIES_CAP,
                       help="most per-shop series exported, worst rates first")
     shown = scan.add_mutually_exclusive_group()
     shown.add_argument("--summary", action="store_true", default=None,
@@ -339,16 +340,3 @@ def add_parser(sub) -> None:
     shown.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     scan.set_defaults(run=run_scan)
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
