@@ -928,6 +928,25 @@ cdef class ReplyTracker:
                         break
         return out
 
+    def shop_rows(self, platform, shop_id):
+        """The rows of one shop's open days (none when the tracker does not hold the shop)."""
+        cdef _Platform plat = self._platforms.get(platform)
+        cdef _Shop shop = plat.shops.get(shop_id) if plat is not None else None
+        cdef _Day d
+        if shop is None:
+            return []
+        rows = [self._row(shop, d) for d in shop.days]
+        return [row for row in rows if row is not None]
+
+    def forget_shop(self, platform, shop_id):
+        """Drop a shop's state and undrained rows: another process owns it now (its partition
+        was revoked), and will restore it from its snapshot."""
+        cdef _Platform plat = self._platforms.get(platform)
+        cdef _Shop shop = plat.shops.get(shop_id) if plat is not None else None
+        if shop is not None:
+            self._forget(shop)
+        self._closed.pop((platform, shop_id), None)
+
     def open_turn_count(self):
         """Buyers waiting for a reply now, over all shops."""
         cdef _Shop shop
@@ -944,13 +963,20 @@ cdef class ReplyTracker:
     def snapshot_shop(self, platform, shop_id):
         """A shop's whole state, and its closed rows not yet drained, as deterministic bytes
         (orjson; held events, sessions and sets in sorted order). The deadline heap is not
-        stored: it is rebuilt from the open turns that are not yet overdue."""
-        cdef _Shop shop = <_Shop>(<_Platform>self._platforms[platform]).shops[shop_id]
+        stored: it is rebuilt from the open turns that are not yet overdue. None when the
+        tracker holds nothing of the shop (it was forgotten with no day left, and its closed
+        rows were drained): a changelog deletes its key then."""
+        cdef _Shop shop = (<_Platform>self._platforms[platform]).shops.get(shop_id)
         cdef Py_ssize_t i
         cdef _Day d
         cdef _Unit unit
         cdef _Turn turn
         cdef _Buyer b
+        if shop is None:
+            closed = self._closed.get((platform, shop_id))
+            if not closed:
+                return None
+            shop = _Shop(self._platforms[platform], shop_id)  # rows only: an empty shop carries them
         held = sorted((shop.held[i].ts, <object>shop.held[i].event_id, shop.held[i].seq,
                        <object>shop.held[i].buyer, shop.held[i].kind, shop.held[i].sender)
                       for i in range(shop.n_held))

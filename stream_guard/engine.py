@@ -78,18 +78,27 @@ class Engine:
             self.metrics.set_pack_versions(self.pack_versions())
         return problems
 
-    def process_batch(self, records: Sequence[bytes]) -> BatchResult:
+    def process_batch(self, records: Sequence[bytes], replayed: int = 0) -> BatchResult:
+        """Judge every record; feed the reply tracker all but the first `replayed` ones: a worker
+        that restored its reply state from a changelog written after those records (a crash
+        between writing state and committing offsets) must not count them twice, while their
+        violations and dead letters are produced again (idempotent downstream)."""
         started = time.perf_counter()
         snapshot = self.rules.current  # one pack version for the whole batch
         now_ms = self._wall_clock_ms()
         result = BatchResult(pack_version=snapshot.version)
         events = []
+        first_tracked = 0  # position in `events` of the first record at or after `replayed`
         for index, raw in enumerate(records):
+            if index == replayed:
+                first_tracked = len(events)
             decoded = decode(raw, self.limits, now_ms, self.platforms)
             if type(decoded) is Reject:
                 result.rejects.append((index, decoded))
             else:
                 events.append(decoded)
+        if replayed >= len(records):
+            first_tracked = len(events)
         result.events = len(events)
 
         # messages each platform's rules judge, by position in `events`
@@ -111,7 +120,7 @@ class Engine:
             result.violations += build_violations(
                 event, findings_at[position], snapshot.rulesets[event["platform"]].version)
 
-        result.outcomes = self.tracker.observe_batch(events)
+        result.outcomes = self.tracker.observe_batch(events[first_tracked:] if first_tracked else events)
         if self.metrics is not None:
             self._record(result, len(records), time.perf_counter() - started)
         return result

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections import Counter as Tally
 from datetime import date
 from typing import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 PREFIX = "stream_guard_"
@@ -72,6 +74,15 @@ class Metrics:
                                    ["platform"], registry=r)
         self.pack_info = Gauge(PREFIX + "rule_pack_info", "Rule pack version in force",
                                ["platform", "version"], registry=r)
+        # the worker's own: Faust's sensors do not export consumer lag
+        self.consumer_lag = Gauge(PREFIX + "consumer_lag", "Records between the partition's end and the worker",
+                                  ["topic", "partition"], registry=r)
+        self.assigned_partitions = Gauge(PREFIX + "assigned_partitions", "Input partitions this worker owns",
+                                         registry=r)
+        self.rule_reloads = Counter(PREFIX + "rule_reloads", "Rule pack reloads by result (swapped, rejected)",
+                                    ["result"], registry=r)
+        self.state_restored_shops = Counter(PREFIX + "state_restored_shops",
+                                            "Shops whose reply state was restored from the changelog", registry=r)
         self._lock = threading.Lock()
         self._response = {}  # platform -> _Buckets
         self._latency = _Buckets(LATENCY_BUCKETS)
@@ -141,9 +152,67 @@ class Metrics:
             self._open_turns = open_turns
             self._shops_dropped = len(recent) - len(kept)
 
-    def serve(self, port: int, addr: str = "127.0.0.1"):
-        """Expose /metrics over HTTP in a background thread; returns (server, thread)."""
-        return start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str = "127.0.0.1", health: "Health | None" = None):
+        """Serve /metrics (and /healthz, /readyz) over HTTP in a background thread; returns
+        (server, thread). Port 0 picks a free port: `server.server_port` tells which."""
+        registry, health = self.registry, health or Health()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                elif path in ("/healthz", "/readyz"):
+                    ok, why = health.alive() if path == "/healthz" else health.ready()
+                    self._reply(200 if ok else 503, (why + "\n").encode(), "text/plain; charset=utf-8")
+                else:
+                    self._reply(404, b"/metrics, /healthz, /readyz\n", "text/plain; charset=utf-8")
+
+            def _reply(self, status, body, content_type):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # scrapes every few seconds are not news
+                pass
+
+        server = ThreadingHTTPServer((addr, port), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+        thread.start()
+        return server, thread
+
+
+class Health:
+    """What /healthz (alive: the process makes progress) and /readyz (ready: serving its
+    partitions) answer. `scan` is always both; the worker beats from its event loop and says
+    when it has joined its group and restored its state."""
+
+    def __init__(self, stale_after_s: float | None = None):  # None: no heartbeat to watch
+        self.stale_after_s = stale_after_s
+        self._beat = time.monotonic()
+        self._ready = True
+        self._why = "ok"
+
+    def beat(self) -> None:
+        self._beat = time.monotonic()
+
+    def set_ready(self, ready: bool, why: str) -> None:
+        self._ready, self._why = ready, why
+
+    def alive(self) -> tuple[bool, str]:
+        silent = time.monotonic() - self._beat
+        if self.stale_after_s is not None and silent > self.stale_after_s:
+            return False, f"event loop silent for {silent:.0f} s"
+        return True, "ok"
+
+    def ready(self) -> tuple[bool, str]:
+        alive, why = self.alive()
+        if not alive:
+            return False, why
+        return self._ready, self._why
 
 
 def _days_apart(day: str, latest: str) -> int:
