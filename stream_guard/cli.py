@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from stream_guard import __version__, rules_cli, scan
-from stream_guard import gen
+from stream_guard import gen, worker_config
 
 
 def _read_lines(path: str) -> list[str]:
@@ -48,6 +48,12 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from stream_guard.worker import start  # Faust is imported only by the command that runs it
+
+    return start(worker_config.resolve(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stream-guard", description=__doc__)
     parser.add_argument("--version", action="version", version=f"stream-guard {__version__}")
@@ -65,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.add_parser(sub)
     scan.add_parser(sub)
     gen.add_parser(sub)
+    worker = sub.add_parser("worker", help="consume chat events from Kafka and produce violations (a Faust app)",
+                            description="Flags override STREAM_GUARD_* environment variables, which override "
+                                        "the defaults. See stream_guard/worker.py.")
+    worker_config.add_arguments(worker)
+    worker.set_defaults(run=cmd_worker)
     return parser
 
 

@@ -41,6 +41,7 @@ class BatchResult:
     rejects: list[tuple[int, Reject]] = field(default_factory=list)  # (index in the batch, why)
     outcomes: list[Outcome] = field(default_factory=list)
     events: int = 0  # valid events
+    shops: set = field(default_factory=set)  # (platform, shop_id) whose reply state the batch changed
     pack_version: str = ""
 
 
@@ -120,7 +121,9 @@ class Engine:
             result.violations += build_violations(
                 event, findings_at[position], snapshot.rulesets[event["platform"]].version)
 
-        result.outcomes = self.tracker.observe_batch(events[first_tracked:] if first_tracked else events)
+        tracked = events[first_tracked:] if first_tracked else events
+        result.outcomes = self.tracker.observe_batch(tracked)
+        result.shops = {(event["platform"], event["shop_id"]) for event in tracked}
         if self.metrics is not None:
             self._record(result, len(records), time.perf_counter() - started)
         return result

@@ -1044,7 +1044,7 @@ def add_parser(sub) -> None:
     gen.add_argument("--jitter-ms", type=_jitter, default=5000,
                      help="events arrive up to this much out of time order (default 5000, below 60000)")
     gen.add_argument("--platforms", help=f"comma-separated platforms (default: {','.join(PLATFORMS)})")
-    gen.add_argument("--rules", help="rule packs directory (default: $STREAM_GUARD_RULES or the bundled rules/)")
+    gen.add_argument("--rules", help="rule packs directory (default: $STREAM_GUARD_RULES_DIR or the bundled rules/)")
     target = gen.add_mutually_exclusive_group()
     target.add_argument("--out", help="events JSONL ('-' or absent: stdout; a .gz name: gzip)")
     target.add_argument("--broker", help="produce the events to Kafka at this bootstrap address instead")

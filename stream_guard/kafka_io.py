@@ -12,8 +12,9 @@ from typing import Iterable
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+DESCRIBE_ATTEMPTS = 50
 PRODUCE_CHUNK = 10_000  # records in flight before waiting for their acknowledgements
 
 
@@ -29,6 +30,35 @@ async def ensure_topic(bootstrap: str, topic: str, partitions: int, config: dict
         except TopicAlreadyExistsError:
             return False  # created by someone else meanwhile
         return True
+    finally:
+        await admin.close()
+
+
+async def prepare_topics(bootstrap: str, wanted: dict[str, tuple[int, int, dict]]) -> dict[str, int]:
+    """Create each topic of `wanted` (name -> (partitions, replication, config)) that is missing;
+    the partition count of every one of them, as it is on the broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = await admin.list_topics()
+        missing = [NewTopic(name, partitions, replication, topic_configs=config)
+                   for name, (partitions, replication, config) in wanted.items() if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them meanwhile
+        counts: dict[str, int] = {}
+        for attempt in range(DESCRIBE_ATTEMPTS):  # a topic just created takes a moment to be known
+            for described in await admin.describe_topics([t for t in wanted if t not in counts]):
+                if not described["error_code"]:
+                    counts[described["topic"]] = len(described["partitions"])
+                elif described["error_code"] != UnknownTopicOrPartitionError.errno or attempt == DESCRIBE_ATTEMPTS - 1:
+                    raise RuntimeError(f"cannot describe topic {described['topic']}: error {described['error_code']}")
+            if len(counts) == len(wanted):
+                return counts
+            await asyncio.sleep(0.2)
+        raise RuntimeError("topics not known to the broker after creation: " + ", ".join(set(wanted) - set(counts)))
     finally:
         await admin.close()
 

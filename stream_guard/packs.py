@@ -53,8 +53,8 @@ NEEDS_CONTEXT = {"qq_number", "wechat_id"}
 
 
 def default_rules_dir() -> Path:
-    """STREAM_GUARD_RULES, else the `rules/` folder of the checkout or image."""
-    env = os.environ.get("STREAM_GUARD_RULES")
+    """STREAM_GUARD_RULES_DIR, else the `rules/` folder of the checkout or image."""
+    env = os.environ.get("STREAM_GUARD_RULES_DIR")
     return Path(env) if env else Path(__file__).resolve().parents[1] / "rules"
 
 

@@ -319,7 +319,7 @@ def add_parser(sub) -> None:
     scan.add_argument("--outcomes", help="reply outcomes JSONL (valid, late, missed, reply_missed, late_event)")
     scan.add_argument("--report", help="JSON report: per-shop reply rows, violation and reject counts")
     scan.add_argument("--rules", default=str(default_rules_dir()),
-                      help="rule packs directory (default: $STREAM_GUARD_RULES or the bundled rules/)")
+                      help="rule packs directory (default: $STREAM_GUARD_RULES_DIR or the bundled rules/)")
     scan.add_argument("--platforms", help="comma-separated platforms to serve (default: every pack); "
                       "events of others are rejected as unknown_platform")
     scan.add_argument("--allowed-lateness", type=non_negative, default=DEFAULT_LATENESS_MS / 1000,

@@ -94,6 +94,8 @@ SETTINGS = (
     Setting("batch_size", "STREAM_GUARD_BATCH_SIZE", positive_int, 10_000, "most records fetched per batch"),
     Setting("commit_interval", "STREAM_GUARD_COMMIT_INTERVAL", non_negative, 2.0,
             "seconds between offset commits (state is written to its changelog first)"),
+    Setting("session_timeout", "STREAM_GUARD_SESSION_TIMEOUT", non_negative, 10.0,
+            "seconds without heartbeats before the group gives a dead worker's partitions to others"),
     Setting("reload_poll", "STREAM_GUARD_RELOAD_POLL", non_negative, 5.0,
             "seconds between checks of the rules directory for changes (0: reload on SIGHUP only)"),
     Setting("state_dir", "STREAM_GUARD_STATE_DIR", Path, Path("/tmp/stream-guard"),
@@ -122,6 +124,7 @@ class WorkerConfig:
     allowed_lateness: float
     batch_size: int
     commit_interval: float
+    session_timeout: float
     reload_poll: float
     state_dir: Path
     shop_series_cap: int
@@ -166,6 +169,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -
     topics = (config.input_topic, *config.output_topics)
     if len(set(topics)) != len(topics):
         raise ValueError("the input, violations, dead-letter and reply-metrics topics must differ")
+    if config.session_timeout < 3:
+        raise ValueError("session timeout: at least 3 seconds (heartbeats go every second)")
     if not config.rules_dir.is_dir():
         raise ValueError(f"rules directory {config.rules_dir} does not exist")
     return config

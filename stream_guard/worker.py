@@ -1,0 +1,364 @@
+"""`stream-guard worker`: the engine on the Kafka chat stream, as a Faust app.
+
+The same `Engine` as `scan` judges the records; this module only moves bytes and state:
+
+    chat-events --(BatchConsumer: whole fetched batches per partition)--> Engine.process_batch
+        -> violations (chat-violations) and dead letters (chat-dead-letters), per batch
+        -> reply rows (chat-reply-metrics) and shop snapshots (the reply_state changelog), per commit
+
+Delivery is at least once with idempotent outputs: a batch's input offsets are marked for commit
+only when all of its outputs are acknowledged, strictly in batch order; before each commit the
+reply rows and the snapshots of the shops that changed are written and acknowledged, so committed
+offsets never run ahead of the state (stream_guard/worker_state.py explains the replay rule).
+
+Why batches below Faust's stream: Faust's per-message path caps an agent near 5k messages/s here;
+`BatchConsumer` (stream_guard/worker_consumer.py) keeps the Faust worker, group, recovery and
+commit machinery and hands whole fetches to this module (measurements in
+benchmarks/worker_research/FINDINGS.md). Outputs are written with the producer's
+`create_batch`/`send_batch`, one batch per topic and partition, with the partition given
+(Faust's `Producer.send` costs about 140 us a record).
+
+Operations: `/metrics`, `/healthz`, `/readyz` on the metrics port; SIGHUP, or a change in the
+rules directory, recompiles the packs aside and swaps them between batches; SIGTERM finishes the
+batch in hand, writes its outputs and state, commits and leaves the group.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import signal
+import time
+from pathlib import Path
+
+import faust
+from faust.sensors.monitor import Monitor
+
+from stream_guard.engine import Engine, tune_gc
+from stream_guard.kafka_io import prepare_topics
+from stream_guard.log import JsonLogFormatter, log
+from stream_guard.metrics import Health, Metrics
+from stream_guard.worker_config import WorkerConfig
+from stream_guard.worker_consumer import BatchConsumer
+from stream_guard.worker_outputs import (Outbox, dead_letter_record, reply_row_record,
+                                         violation_record)
+from stream_guard.worker_state import ReplyState
+
+STATE_TABLE = "reply_state"
+HEARTBEAT_S = 1.0
+LAG_EVERY_S = 5.0
+
+
+class QuietMonitor(Monitor):
+    """Faust's monitor without its per-message, per-event and per-send bookkeeping: the batch
+    path bypasses those hooks anyway, and our own metrics count events per batch."""
+
+    def on_message_in(self, tp, offset, message):
+        pass
+
+    def on_stream_event_in(self, tp, offset, stream, event):
+        return None
+
+    def on_stream_event_out(self, tp, offset, stream, event, state=None):
+        pass
+
+    def on_message_out(self, tp, offset, message):
+        pass
+
+    def on_send_initiated(self, producer, topic, message, keysize, valsize):
+        return None
+
+    def on_send_completed(self, producer, state, metadata):
+        pass
+
+
+def rules_fingerprint(directory: Path) -> tuple:
+    """Names, sizes and modification times of the pack files: a change means reload."""
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.glob("*.toml")))
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, partition_counts: dict[str, int]):
+        self.config = config
+        self.counts = partition_counts
+        self.input_partitions = partition_counts[config.input_topic]
+        self.metrics = Metrics(shop_series_cap=config.shop_series_cap)
+        self.health = Health(stale_after_s=30.0)
+        self.health.set_ready(False, "starting")
+        self.engine = Engine(config.rules_dir, config.platform_list or None,
+                             allowed_lateness_ms=round(config.allowed_lateness * 1000), metrics=self.metrics)
+        self.app = self._build_app()
+        self.state = ReplyState(self.engine.tracker, self.table.data, self.table.data._key_partition)
+        self._pending: collections.deque = collections.deque()  # (outputs future, {TP: next offset})
+        self._assigned: set = set()
+        self._reload_wanted = False
+        self._reloading = False
+        self._rules_seen = rules_fingerprint(config.rules_dir)
+        self._lag_at = 0.0
+        self._positions: dict = {}  # TP -> next offset to process
+
+    # ---- the Faust app ---------------------------------------------------------------------------
+
+    def _build_app(self) -> faust.App:
+        c = self.config
+        app = faust.App(
+            c.group_id,
+            broker=[f"kafka://{host}" for host in c.broker.split(",")],
+            monitor=QuietMonitor(),
+            key_serializer="raw",
+            value_serializer="raw",
+            store="memory://",
+            topic_partitions=self.input_partitions,
+            topic_replication_factor=c.replication_factor,
+            topic_allow_declare=True,  # the state changelog
+            consumer_auto_offset_reset="earliest",
+            broker_max_poll_records=c.batch_size,
+            broker_commit_interval=c.commit_interval,
+            broker_session_timeout=c.session_timeout,
+            broker_heartbeat_interval=min(1.0, c.session_timeout / 3),
+            producer_max_batch_size=512 * 1024,
+            producer_linger_ms=5,
+            web_enabled=False,  # /metrics and health are ours, on the metrics port
+            datadir=str(c.state_dir / c.group_id),
+        )
+        consumer_class = type("StreamGuardConsumer", (BatchConsumer,), {
+            "batch_topics": frozenset([c.input_topic]),
+            "handler": staticmethod(self._handle_batch),
+            "pre_commit": staticmethod(self._pre_commit),
+            "wait_outputs": staticmethod(self._wait_outputs),
+        })
+        app.transport.Consumer = consumer_class
+        app.topics.add(app.topic(c.input_topic, key_serializer="raw", value_serializer="raw"))
+        # key and value types declared: Faust recovers a table only through them
+        self.table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes,
+                               schema=faust.Schema(key_type=bytes, value_type=bytes,
+                                                   key_serializer="raw", value_serializer="raw"),
+                               partitions=self.input_partitions)
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.timer(HEARTBEAT_S)(self._heartbeat)
+        if c.reload_poll > 0:
+            app.timer(c.reload_poll)(self._watch_rules)
+        app.task(self._install_sighup)
+        return app
+
+    @property
+    def producer(self):
+        return self.app.producer._ensure_producer()  # the AIOKafkaProducer, for send_batch
+
+    # ---- the hot path ------------------------------------------------------------------------------
+
+    async def _handle_batch(self, batch: dict) -> None:
+        outbox = Outbox(self.counts, self.input_partitions)
+        done = {}
+        topic, dead_letters = self.config.violations_topic, self.config.dead_letter_topic
+        for tp, records in batch.items():
+            partition = tp.partition
+            if not self.state.is_restored(partition):
+                self.metrics.state_restored_shops.inc(self.state.restore(partition))
+            offsets = [r.offset for r in records]
+            result = self.engine.process_batch([r.value or b"" for r in records],
+                                               replayed=self.state.replayed(partition, offsets))
+            self.state.tracked(partition, result.shops, offsets[-1] + 1)
+            for violation in result.violations:
+                outbox.add(topic, partition, violation_record(violation))
+            for index, reject in result.rejects:
+                record = records[index]
+                outbox.add(dead_letters, partition, dead_letter_record(
+                    record.key, record.value, reject, f"{tp.topic}/{partition}/{record.offset}"))
+            done[tp] = offsets[-1] + 1
+        sent = await self._send(outbox)
+        outputs = asyncio.gather(*sent) if sent else _resolved()
+        self._pending.append((outputs, done))
+        outputs.add_done_callback(self._mark_acknowledged)
+        self._update_lag(done)
+
+    async def _send(self, outbox: Outbox) -> list:
+        """Queue every record with the producer; the futures of their acknowledgements."""
+        producer, futures = self.producer, []
+        for (topic, partition), records in outbox.records.items():
+            batch = producer.create_batch()
+            for key, value, headers in records:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    batch.close()
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None, headers=headers)
+            batch.close()
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    def _mark_acknowledged(self, _future=None) -> None:
+        """Mark input offsets of acknowledged batches, strictly in batch order."""
+        consumer = self.app.consumer
+        while self._pending and self._pending[0][0].done():
+            outputs, done = self._pending.popleft()
+            failure = outputs.exception() if not outputs.cancelled() else asyncio.CancelledError()
+            if failure is not None:
+                # never commit past outputs that were not written: stop; a restart replays them
+                log("outputs_failed", level="error", error=repr(failure))
+                self._pending.clear()
+                asyncio.ensure_future(consumer.crash(failure))
+                return
+            for tp, next_offset in done.items():
+                consumer.mark_processed(tp, next_offset)
+
+    async def _wait_outputs(self) -> None:
+        if self._pending:
+            await asyncio.gather(*(outputs for outputs, _ in list(self._pending)), return_exceptions=True)
+        self._mark_acknowledged()
+
+    async def _pre_commit(self) -> None:
+        """Reply rows, then the state they come from, acknowledged before offsets are committed.
+        Rows first: a crash between the two replays the records, and the replay (which does not
+        track records already in the state) could not produce those rows again."""
+        rows = Outbox(self.counts, self.input_partitions)
+        rows_topic = self.config.reply_metrics_topic
+        partition_of = self.state.partition_of
+        tracker = self.engine.tracker
+        for row in tracker.drain_closed_rows():
+            rows.add(rows_topic, partition_of[row["platform"], row["shop_id"]], reply_row_record(row))
+        for (platform, shop_id), partition in self.state.dirty_shops().items():
+            for row in tracker.shop_rows(platform, shop_id):
+                rows.add(rows_topic, partition, reply_row_record(row))
+        if len(rows):
+            await asyncio.gather(*await self._send(rows))
+        changes = self.state.take_changes()
+        if changes:
+            changelog = Outbox({self.changelog_topic: self.input_partitions}, self.input_partitions)
+            for partition, records in changes.items():
+                for key, value in records:
+                    changelog.records[self.changelog_topic, partition].append((key, value, []))
+            await asyncio.gather(*await self._send(changelog))
+
+    @property
+    def changelog_topic(self) -> str:
+        return self.table.changelog_topic.get_topic_name()
+
+    # ---- partitions, lag, health ------------------------------------------------------------------
+
+    async def _on_assigned(self, sender=None, assigned=None, **kwargs) -> None:
+        self._assigned = {tp for tp in assigned or () if tp.topic == self.config.input_topic}
+        self.metrics.assigned_partitions.set(len(self._assigned))
+        log("partitions_assigned", partitions=sorted(tp.partition for tp in self._assigned))
+
+    async def _on_revoked(self, sender=None, revoked=None, **kwargs) -> None:
+        # BatchConsumer committed the batch in hand and the state before Faust calls this
+        ours = {tp for tp in revoked or () if tp.topic == self.config.input_topic}
+        self.state.forget(tp.partition for tp in ours)
+        for tp in ours:
+            self._positions.pop(tp, None)
+            try:
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+            except KeyError:
+                pass
+        self.health.set_ready(False, "rebalancing")
+        log("partitions_revoked", partitions=sorted(tp.partition for tp in ours))
+
+    def _update_lag(self, positions: dict) -> None:
+        self._positions.update(positions)
+        consumer = self.app.consumer
+        for tp, next_offset in positions.items():
+            end = consumer.highwater(tp)
+            if end is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(end - next_offset, 0))
+
+    async def _heartbeat(self) -> None:
+        self.health.beat()
+        app = self.app
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            self.health.set_ready(False, "rebalancing" if app.rebalancing else "recovering state")
+            return
+        for tp in self._assigned:  # partitions with nothing to read yet still show their shops
+            if not self.state.is_restored(tp.partition):
+                self.metrics.state_restored_shops.inc(self.state.restore(tp.partition))
+        self.health.set_ready(True, f"serving {len(self._assigned)} partition(s)")
+        if time.monotonic() - self._lag_at >= LAG_EVERY_S:  # idle partitions' ends move too
+            self._lag_at = time.monotonic()
+            self._update_lag({tp: self._positions[tp] for tp in self._assigned if tp in self._positions})
+        if self._reload_wanted and not self._reloading:
+            await self._reload("sighup")
+
+    # ---- rule reloads ------------------------------------------------------------------------------
+
+    async def _install_sighup(self) -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._want_reload)
+
+    def _want_reload(self) -> None:
+        self._reload_wanted = True
+
+    async def _watch_rules(self) -> None:
+        try:
+            seen = rules_fingerprint(self.config.rules_dir)
+        except OSError as exc:
+            log("rules_unreadable", level="error", error=str(exc))
+            return
+        if seen != self._rules_seen and not self._reloading:
+            self._rules_seen = seen
+            await self._reload("file_change")
+
+    async def _reload(self, cause: str) -> None:
+        """Compile aside in a thread, swap between batches (Registry.reload swaps one reference;
+        a batch takes the rulesets once), so no event is lost or judged twice."""
+        self._reload_wanted, self._reloading = False, True
+        try:
+            problems = await asyncio.get_running_loop().run_in_executor(None, self.engine.reload_rules)
+        finally:
+            self._reloading = False
+        if problems:
+            self.metrics.rule_reloads.labels("rejected").inc()
+            log("rules_reload_rejected", level="error", cause=cause, problems=problems[:20])
+        else:
+            self.metrics.rule_reloads.labels("swapped").inc()
+            log("rules_reloaded", cause=cause, versions=self.engine.pack_versions())
+
+    # ---- running --------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        c = self.config
+        (c.state_dir / c.group_id).mkdir(parents=True, exist_ok=True)
+        server, _ = self.metrics.serve(c.metrics_port, c.metrics_addr, health=self.health)
+        log("worker_starting", group=c.group_id, input=c.input_topic, partitions=self.input_partitions,
+            metrics_port=server.server_port, versions=self.engine.pack_versions())
+        tune_gc()
+        worker = faust.Worker(self.app, loglevel=c.log_level.upper(), quiet=True, redirect_stdouts=False,
+                              logging_config=_logging_config(c.log_level))
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exit_:
+            code = exit_.code or 0
+        else:
+            code = 0
+        finally:
+            server.shutdown()
+        log("worker_stopped", exit_code=code)
+        return code
+
+
+def _resolved() -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+def _logging_config(level: str) -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonLogFormatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+    }
+
+
+def start(config: WorkerConfig) -> int:
+    input_only = {config.input_topic: (config.partitions, config.replication_factor, {})}
+    counts = asyncio.run(prepare_topics(config.broker, input_only))
+    partitions = counts[config.input_topic]
+    outputs = {
+        config.violations_topic: (partitions, config.replication_factor, {}),
+        config.dead_letter_topic: (partitions, config.replication_factor, {}),
+        config.reply_metrics_topic: (partitions, config.replication_factor, {"cleanup.policy": "compact"}),
+    }
+    counts.update(asyncio.run(prepare_topics(config.broker, outputs)))
+    return Worker(config, counts).run()

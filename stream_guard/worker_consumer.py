@@ -1,0 +1,143 @@
+"""A Faust consumer that hands whole fetched batches of the input topic to the worker.
+
+Faust's own path costs per message: a `ConsumerMessage`, a task to wait for the callback or a
+flow suspension, the Conductor's lock, then `ack` bookkeeping; it caps a Faust agent near 5k
+messages/s here, whatever the agent does (benchmarks/worker_research/FINDINGS.md). This subclass
+keeps everything else Faust (the worker, the consumer group and its assignor, table recovery, the
+commit and livelock timers, the producer) and replaces only what happens between a fetch and a
+commit for the batch topics:
+
+- `_drain_messages` hands each partition's fetched records of a batch topic to `handler` as
+  lists of aiokafka `ConsumerRecord`s, in offset order; every other partition (table changelogs
+  during recovery) still takes Faust's per-message path;
+- the handler marks offsets with `mark_processed` once the batch's outputs are acknowledged,
+  and Faust's own commit path commits them (`_filter_tps_with_pending_acks`, `_new_offset`);
+- `pre_commit` runs before every commit (the worker writes its state changelog there), so the
+  committed input offsets never run ahead of the state;
+- a revocation first lets the batch in hand finish, its outputs be acknowledged and the offsets
+  be committed: Faust drops the pending acks of revoked partitions before it commits, which
+  would replay up to a commit interval on every rebalance.
+
+It relies on faust-streaming 0.15.3 internals (`_drain_messages`, `_wait_next_records`,
+`_new_offset`, `_filter_tps_with_pending_acks`, `_read_offset`), which is why that version is
+pinned; the worker's tests on the real broker cover each of them.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Awaitable, Callable
+
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+
+class BatchConsumer(faust_aiokafka.Consumer):
+    # set by the worker before the app's consumer is created
+    batch_topics: frozenset = frozenset()
+    handler: Callable[[dict], Awaitable[None]] | None = None  # {TP: [ConsumerRecord]}
+    pre_commit: Callable[[], Awaitable[None]] | None = None
+    wait_outputs: Callable[[], Awaitable[None]] | None = None  # until every handled batch is marked
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._done_offsets: dict = {}  # TP -> next offset to commit
+        self._batch_idle = asyncio.Event()
+        self._batch_idle.set()
+
+    # ---- offsets ---------------------------------------------------------------------------------
+
+    def mark_processed(self, tp, next_offset: int) -> None:
+        if next_offset > self._done_offsets.get(tp, -1):
+            self._done_offsets[tp] = next_offset
+
+    def _filter_tps_with_pending_acks(self, topics=None):
+        seen = set()
+        for tp in list(super()._filter_tps_with_pending_acks(topics)):
+            seen.add(tp)
+            yield tp
+        for tp in list(self._done_offsets):
+            if tp not in seen and (topics is None or tp in topics or tp.topic in topics):
+                yield tp
+
+    def _new_offset(self, tp):
+        offset = self._done_offsets.pop(tp, None)
+        return offset if offset is not None else super()._new_offset(tp)
+
+    async def force_commit(self, topics=None, start_new_transaction=True):
+        if self.pre_commit is not None:
+            await self.pre_commit()
+        return await super().force_commit(topics, start_new_transaction=start_new_transaction)
+
+    # ---- rebalance and shutdown --------------------------------------------------------------------
+
+    async def _finish_in_hand(self) -> None:
+        await self._batch_idle.wait()
+        if self.wait_outputs is not None:
+            await self.wait_outputs()
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        self.stop_flow()
+        await self._finish_in_hand()
+        await self.maybe_wait_for_commit_to_finish()  # commit() skips while another one runs
+        await self.commit()
+        await super().on_partitions_revoked(revoked)
+        for tp in revoked:
+            self._done_offsets.pop(tp, None)
+
+    async def wait_empty(self) -> None:
+        await self._finish_in_hand()
+        await super().wait_empty()
+
+    # ---- fetching ------------------------------------------------------------------------------------
+
+    async def _handle(self, generation: int, batch: dict) -> None:
+        if generation != self.app.consumer_generation_id or not self.flow_active:
+            return  # rebalanced since the fetch: these records are read again from the committed offset
+        self._batch_idle.clear()
+        try:
+            await self.handler(batch)
+        finally:
+            self._batch_idle.set()
+        now = time.monotonic()
+        inbound = self.app.monitor.stream_inbound_time
+        for tp, records in batch.items():
+            self._read_offset[tp] = records[-1].offset
+            inbound[tp] = now  # Faust's livelock check warns about partitions without inbound events
+
+    async def _drain_messages(self, fetcher) -> None:
+        callback, to_message = self.callback, self._to_message
+        read_offset = self._read_offset
+        try:
+            while not (self._stopped.is_set() or fetcher._stopped.is_set()):
+                generation = self.app.consumer_generation_id
+                records, active = await self._wait_next_records(1.0)
+                if not records or self.should_stop:
+                    await asyncio.sleep(0)
+                    continue
+                if not self.flow_active:
+                    await self.perform_seek()  # as Consumer.getmany does
+                    continue
+                batch = {}
+                for tp, tp_records in records.items():
+                    if active is not None and tp not in active and tp not in self._buffered_partitions:
+                        continue
+                    if tp.topic in self.batch_topics:
+                        batch[tp] = tp_records
+                        continue
+                    for record in tp_records:  # Faust's per-message path
+                        if generation != self.app.consumer_generation_id or not self.flow_active:
+                            break
+                        seen = read_offset.get(tp)
+                        if seen is None or record.offset >= seen:
+                            await self.wait_first(callback(to_message(tp, record)), self.suspend_flow.wait())
+                            read_offset[tp] = record.offset
+                if batch:
+                    await self._handle(generation, batch)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise

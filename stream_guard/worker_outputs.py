@@ -1,0 +1,70 @@
+"""What the worker writes to its output topics, and to which partition.
+
+- violations: key = shop id, value = the violation JSON (the same record `scan --out` writes);
+  idempotent by its deterministic `violation_id`;
+- dead letters: key = the input record's key, value = the input record's bytes unchanged, and
+  headers `reason`, `detail` and `source` (topic/partition/offset) — the Kafka Connect style,
+  so the record can be fixed and replayed as it was; a value too big to carry with its headers
+  is cut and marked `truncated` with its original size;
+- reply rows: key = `<shop_id>/<platform>/<day>`, value = the row JSON (the same rows as
+  `scan --report`); the topic is compacted, and the latest value of a key is the figure.
+
+Every output record of a shop goes to the partition of the shop's input record when the output
+topic has as many partitions as the input (topics the worker creates do); otherwise it is
+partitioned by the key with Kafka's default partitioner (murmur2), as a keyed producer would.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import orjson
+from aiokafka.partitioner import murmur2
+
+from stream_guard.events import Reject
+
+# room for headers under the broker's default message.max.bytes (1 MiB)
+MAX_DEAD_LETTER_VALUE = 1_000_000
+
+
+def violation_record(violation: dict) -> tuple[bytes, bytes, list]:
+    return violation["shop_id"].encode(), orjson.dumps(violation), []
+
+
+def dead_letter_record(key: bytes | None, value: bytes | None, reject: Reject,
+                       source: str) -> tuple[bytes | None, bytes, list]:
+    value = value or b""
+    headers = [("reason", reject.reason.encode()), ("detail", reject.detail.encode()),
+               ("source", source.encode())]
+    if len(value) > MAX_DEAD_LETTER_VALUE:
+        headers.append(("truncated", str(len(value)).encode()))
+        value = value[:MAX_DEAD_LETTER_VALUE]
+    return key, value, headers
+
+
+def reply_row_key(row: dict) -> bytes:
+    return f"{row['shop_id']}/{row['platform']}/{row['day']}".encode()
+
+
+def reply_row_record(row: dict) -> tuple[bytes, bytes, list]:
+    return reply_row_key(row), orjson.dumps(row), []
+
+
+class Outbox:
+    """Output records of one batch (or one commit), grouped by topic and partition."""
+
+    def __init__(self, partition_counts: dict[str, int], input_partitions: int):
+        self._counts = partition_counts
+        self._input_partitions = input_partitions
+        self.records: dict[tuple[str, int], list] = defaultdict(list)
+
+    def add(self, topic: str, input_partition: int, record: tuple) -> None:
+        count = self._counts[topic]
+        key = record[0]
+        if count == self._input_partitions or key is None:
+            partition = input_partition % count
+        else:
+            partition = (murmur2(key) & 0x7FFFFFFF) % count
+        self.records[topic, partition].append(record)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.records.values()))

@@ -1,0 +1,122 @@
+"""The worker's durable reply state: the tracker's shops, per input partition, in a Faust table.
+
+A shop's state lives in the partition of its key (the shop id), so each worker holds the shops of
+the partitions it owns. The table (`reply_state`, bytes keys and values, memory store) is backed
+by a compacted changelog topic with the input topic's partition count; Faust recovers it on every
+assignment before the partition's records flow. Keys:
+
+- `b"<partition>/<platform>/<shop_id>"`: `ReplyTracker.snapshot_shop` bytes; deleted (tombstone)
+  when the tracker no longer holds the shop;
+- `b"<partition>/@offset"`: the input offset the partition's snapshots include records up to
+  (exclusive).
+
+The worker writes changed shops and the partition's offset in one changelog batch before every
+commit of input offsets. A crash between the two leaves snapshots newer than the committed
+offset, so the replayed records before `@offset` are judged again (their violations are
+idempotent) but not tracked twice.
+"""
+from __future__ import annotations
+
+from typing import MutableMapping
+
+from stream_guard.replies import ReplyTracker
+
+OFFSET_KEY = b"@offset"
+
+
+def shop_key(partition: int, platform: str, shop_id: str) -> bytes:
+    return f"{partition}/{platform}/{shop_id}".encode()
+
+
+def offset_key(partition: int) -> bytes:
+    return b"%d/%s" % (partition, OFFSET_KEY)
+
+
+class ReplyState:
+    def __init__(self, tracker: ReplyTracker, store: MutableMapping[bytes, bytes],
+                 key_partition: MutableMapping[bytes, int]):
+        self.tracker = tracker
+        self.store = store  # the table's data: what recovery filled in, and our writes since
+        # the memory store drops the keys of partitions it no longer serves by this map
+        self._key_partition = key_partition
+        self.partition_of: dict[tuple[str, str], int] = {}  # shops in the tracker
+        self.tracked_to: dict[int, int] = {}  # partition -> offset the tracker has seen up to
+        self._restored: set[int] = set()
+        self._dirty: dict[tuple[str, str], int] = {}
+        self._dirty_partitions: set[int] = set()
+
+    def is_restored(self, partition: int) -> bool:
+        return partition in self._restored
+
+    def restore(self, partition: int) -> int:
+        """Load the partition's shops from the table into the tracker; how many."""
+        prefix = b"%d/" % partition
+        restored = 0
+        for key, value in list(self.store.items()):
+            if not key.startswith(prefix) or value is None:
+                continue
+            rest = key[len(prefix):]
+            if rest == OFFSET_KEY:
+                self.tracked_to[partition] = int(value)
+                continue
+            platform, _, shop_id = rest.decode().partition("/")
+            if platform not in self.tracker.profiles:
+                continue  # a platform this worker no longer serves: its state stays in the table
+            self.tracker.restore_shop(value)
+            self.partition_of[platform, shop_id] = partition
+            restored += 1
+        self._restored.add(partition)
+        return restored
+
+    def forget(self, partitions) -> None:
+        """Another worker owns these partitions now: drop their shops here (the table keeps them)."""
+        partitions = set(partitions)
+        for shop, partition in list(self.partition_of.items()):
+            if partition in partitions:
+                self.tracker.forget_shop(*shop)
+                del self.partition_of[shop]
+                self._dirty.pop(shop, None)
+        for partition in partitions:
+            self._restored.discard(partition)
+            self.tracked_to.pop(partition, None)
+            self._dirty_partitions.discard(partition)
+
+    def replayed(self, partition: int, offsets: list[int]) -> int:
+        """How many of these (ascending) offsets the restored state already includes."""
+        seen_to = self.tracked_to.get(partition)
+        if seen_to is None:
+            return 0
+        return sum(1 for offset in offsets if offset < seen_to)
+
+    def tracked(self, partition: int, shops, next_offset: int) -> None:
+        """The tracker has seen the partition's records before `next_offset`, changing `shops`."""
+        for shop in shops:
+            self.partition_of[shop] = partition
+            self._dirty[shop] = partition
+        self.tracked_to[partition] = max(next_offset, self.tracked_to.get(partition, 0))
+        self._dirty_partitions.add(partition)
+
+    def dirty_shops(self) -> dict[tuple[str, str], int]:
+        return dict(self._dirty)
+
+    def take_changes(self) -> dict[int, list[tuple[bytes, bytes | None]]]:
+        """The changelog records for what changed since the last call, by partition (shops first,
+        then the partition's offset), also applied to the table's data."""
+        changes: dict[int, list] = {}
+        for (platform, shop_id), partition in self._dirty.items():
+            key = shop_key(partition, platform, shop_id)
+            changes.setdefault(partition, []).append((key, self.tracker.snapshot_shop(platform, shop_id)))
+        for partition in self._dirty_partitions:
+            changes.setdefault(partition, []).append(
+                (offset_key(partition), b"%d" % self.tracked_to[partition]))
+        self._dirty.clear()
+        self._dirty_partitions.clear()
+        for partition, records in changes.items():
+            for key, value in records:
+                if value is None:
+                    self.store.pop(key, None)
+                    self._key_partition.pop(key, None)
+                else:
+                    self.store[key] = value
+                    self._key_partition[key] = partition
+        return changes

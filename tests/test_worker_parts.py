@@ -1,0 +1,157 @@
+"""The worker's parts that need no broker: settings, output records and partitions, the durable
+reply state's replay rule, and the engine's `replayed` records."""
+from __future__ import annotations
+
+import argparse
+
+import orjson
+import pytest
+from aiokafka.partitioner import murmur2
+
+from stream_guard.engine import Engine
+from stream_guard.events import Reject
+from stream_guard.packs import default_rules_dir
+from stream_guard.worker_config import ENV_VARS, SETTINGS, add_arguments, resolve
+from stream_guard.worker_outputs import (MAX_DEAD_LETTER_VALUE, Outbox, dead_letter_record, reply_row_key,
+                                         violation_record)
+from stream_guard.worker_state import ReplyState, offset_key, shop_key
+
+DAY_MS = 86_400_000
+T0 = 1_792_461_600_000  # 2026-10-20 10:00 in Shanghai
+
+
+def parse(argv, environ=None):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return resolve(parser.parse_args(argv), environ or {})
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+def test_defaults_then_environment_then_flags():
+    assert parse([]).broker == "localhost:9092"
+    assert parse([]).input_topic == "chat-events"
+    env = {"STREAM_GUARD_BROKER": "kafka://k1:9092,k2:9093", "STREAM_GUARD_BATCH_SIZE": "500"}
+    config = parse([], env)
+    assert config.broker == "k1:9092,k2:9093" and config.batch_size == 500
+    assert parse(["--batch-size", "7"], env).batch_size == 7
+
+
+@pytest.mark.parametrize("argv, env, message", [
+    (["--batch-size", "0"], {}, "--batch-size"),
+    ([], {"STREAM_GUARD_METRICS_PORT": "70000"}, "STREAM_GUARD_METRICS_PORT"),
+    ([], {"STREAM_GUARD_BROKER": "no-port"}, "STREAM_GUARD_BROKER"),
+    ([], {"STREAM_GUARD_INPUT_TOPIC": "bad topic"}, "STREAM_GUARD_INPUT_TOPIC"),
+    ([], {"STREAM_GUARD_LOG_LEVEL": "loud"}, "STREAM_GUARD_LOG_LEVEL"),
+    ([], {"STREAM_GUARD_BATCHSIZE": "5"}, "unknown setting(s) STREAM_GUARD_BATCHSIZE"),
+    (["--violations-topic", "chat-events"], {}, "must differ"),
+    (["--rules-dir", "/nonexistent/rules"], {}, "does not exist"),
+    (["--session-timeout", "1"], {}, "session timeout"),
+])
+def test_bad_settings_name_their_source(argv, env, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(argv, env)
+
+
+def test_every_setting_has_a_flag_and_a_variable():
+    assert len(ENV_VARS) == len(SETTINGS)
+    assert all(s.env == "STREAM_GUARD_" + s.name.upper() for s in SETTINGS)
+
+
+# ---- output records ----------------------------------------------------------------------------
+
+def test_output_partitions_follow_the_input_or_the_key():
+    outbox = Outbox({"same": 4, "fewer": 3}, input_partitions=4)
+    outbox.add("same", 2, (b"shop-9", b"{}", []))
+    outbox.add("fewer", 2, (b"shop-9", b"{}", []))
+    outbox.add("fewer", 2, (None, b"{}", []))  # no key: stays with the input partition's number
+    assert set(outbox.records) == {("same", 2), ("fewer", (murmur2(b"shop-9") & 0x7FFFFFFF) % 3), ("fewer", 2)}
+    assert len(outbox) == 3
+
+
+def test_dead_letters_keep_the_record_and_say_why():
+    key, value, headers = dead_letter_record(b"s1", b'{"x":', Reject("invalid_json", "line 1"), "t/0/7")
+    assert (key, value) == (b"s1", b'{"x":')
+    assert dict(headers) == {"reason": b"invalid_json", "detail": b"line 1", "source": b"t/0/7"}
+    _, cut, headers = dead_letter_record(None, b"x" * (MAX_DEAD_LETTER_VALUE + 5), Reject("record_too_large"), "t/1/1")
+    assert len(cut) == MAX_DEAD_LETTER_VALUE and dict(headers)["truncated"] == str(MAX_DEAD_LETTER_VALUE + 5).encode()
+
+
+def test_violations_and_rows_are_keyed_for_dedupe_and_last_value_wins():
+    key, value, _ = violation_record({"shop_id": "s1", "violation_id": "v"})
+    assert key == b"s1" and orjson.loads(value)["violation_id"] == "v"
+    assert reply_row_key({"shop_id": "s/1", "platform": "jd", "day": "2026-10-20"}) == b"s/1/jd/2026-10-20"
+
+
+# ---- engine and durable state --------------------------------------------------------------------
+
+def event(n, sender, ts, shop="s1", platform="taobao", text="在的"):
+    return orjson.dumps({"event_id": f"e{n}", "platform": platform, "shop_id": shop, "conversation_id": "c",
+                         "buyer_id": "b1", "sender": sender, "text": text, "ts": ts})
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return lambda: Engine(default_rules_dir(), allowed_lateness_ms=0)
+
+
+def test_replayed_records_are_judged_but_not_tracked_again(engines):
+    records = [event(1, "buyer", T0), event(2, "agent", T0 + 60_000, text="加我微信 abc123 发你"),
+               event(3, "buyer", T0 + 120_000)]
+    engine = engines()
+    first = engine.process_batch(records)
+    assert first.shops == {("taobao", "s1")}
+    again = engines()
+    again.tracker.restore_shop(engine.tracker.snapshot_shop("taobao", "s1"))
+    replay = again.process_batch(records, replayed=2)
+    assert [v["violation_id"] for v in replay.violations] == [v["violation_id"] for v in first.violations]
+    assert replay.violations  # the WeChat diversion is found again
+    assert again.tracker.shop_days() == engine.tracker.shop_days()  # only e3 was tracked, and it was already
+    assert engines().process_batch(records, replayed=3).shops == set()
+
+
+def test_state_round_trip_forget_and_replay_rule(engines):
+    engine = engines()
+    store, key_partition = {}, {}
+    state = ReplyState(engine.tracker, store, key_partition)
+    result = engine.process_batch([event(1, "buyer", T0), event(2, "buyer", T0, shop="s2", platform="jd")])
+    state.tracked(3, result.shops, next_offset=42)
+    changes = state.take_changes()
+    assert sorted(k for k, _ in changes[3]) == sorted([shop_key(3, "taobao", "s1"), shop_key(3, "jd", "s2"),
+                                                       offset_key(3)])
+    assert store[offset_key(3)] == b"42" and key_partition[offset_key(3)] == 3
+    assert state.take_changes() == {}  # nothing changed since
+
+    other = engines()  # another worker takes partition 3 over
+    taken = ReplyState(other.tracker, dict(store), {})
+    assert taken.restore(3) == 2
+    assert other.tracker.shop_days() == engine.tracker.shop_days()
+    assert taken.replayed(3, [40, 41, 42, 43]) == 2
+    assert taken.replayed(2, [0, 1]) == 0  # nothing restored for it: nothing to skip
+
+    state.forget([3])
+    assert engine.tracker.shop_count() == 0 and state.replayed(3, [1]) == 0
+    assert not state.is_restored(3)
+
+
+def test_a_shop_the_tracker_let_go_becomes_a_tombstone(engines):
+    engine = engines()
+    store = {}
+    state = ReplyState(engine.tracker, store, {})
+    state.tracked(0, engine.process_batch([event(1, "buyer", T0)]).shops, 1)
+    state.take_changes()
+    engine.tracker.forget_shop("taobao", "s1")
+    assert engine.tracker.snapshot_shop("taobao", "s1") is None
+    state.tracked(0, [("taobao", "s1")], 2)
+    assert dict(state.take_changes()[0])[shop_key(0, "taobao", "s1")] is None
+    assert shop_key(0, "taobao", "s1") not in store
+
+
+def test_shop_rows_are_the_open_days_of_one_shop(engines):
+    engine = engines()
+    engine.process_batch([event(1, "buyer", T0), event(2, "agent", T0 + 30_000),
+                          event(3, "buyer", T0 + DAY_MS), event(4, "agent", T0 + DAY_MS + 30_000)])
+    rows = engine.tracker.shop_rows("taobao", "s1")
+    # the last reply is at the watermark, still held (a same-time event could come): not yet valid
+    assert [(r["day"], r["consults"], r["valid"]) for r in rows] == [("2026-10-20", 1, 1), ("2026-10-21", 1, 0)]
+    assert engine.tracker.shop_rows("taobao", "nobody") == [] and engine.tracker.shop_rows("nowhere", "s1") == []
