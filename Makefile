@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NATIVE_SOURCES := setup.py pyproject.toml _native/_matcher.pyx _native/_replies.pyx _native/fold_spec.py _native/t2s.tsv
 
-.PHONY: build demo examples test bench clean kafka-up kafka-down
+.PHONY: build demo examples test tools bench clean kafka-up kafka-down
 
 $(STAMP): $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ demo: build
 examples: build
 	$(BIN)/stream-guard gen $(EXAMPLE_GEN) --out $(EXAMPLE_DAY) --labels $(EXAMPLE_LABELS)
 
-test: build
+# the Debian packages the tests need (JDK, Maven, prometheus): installed when missing
+tools:
+	bash scripts/install_tools.sh </dev/null
+
+test: build tools
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest benchmarks -q --benchmark-disable
 

@@ -30,7 +30,7 @@ GRAFANA_PROVISIONING = DEPLOY / "grafana" / "provisioning"
 K8S = DEPLOY / "k8s"
 RULES = ROOT / "rules"
 
-INSTALL_SCRIPT = "scripts/install_prometheus.sh"
+INSTALL_SCRIPT = "scripts/install_tools.sh"
 # the job name the alerts and the dashboard select (up{job="stream-guard"})
 SCRAPE_JOB = "stream-guard"
 DEFAULTS = {s.env: s.default for s in SETTINGS}
