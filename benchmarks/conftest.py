@@ -1,4 +1,5 @@
-"""Data fixtures, the engine cache and the summary table for the benchmark suite (engines: peers.py).
+"""Data fixtures, the engine cache, the real Kafka broker (tests/kafka_broker.py) and the summary table
+for the benchmark suite (engines: peers.py).
 
 Data: `../shared/data/` beside the project root (override with STREAM_GUARD_SHARED):
 - cs_utterances.tsv: `role<TAB>text`; the corpus is every text;
@@ -24,6 +25,10 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))  # the real broker fixture and the worker harness
+
+# the session-scoped real Kafka broker (scripts/kafka_local.py), for the worker benchmark
+pytest_plugins = ["kafka_broker"]
 
 from peers import SETS, build_engine  # noqa: E402
 
@@ -169,14 +174,15 @@ def _verdict(ok):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     res = config.stash.get(RESULTS, None)
     if not res or not (res["match"] or res["build"] or res["memory"] or res.get("rules") or res.get("scan")
-                       or res.get("replies")):
+                       or res.get("replies") or res.get("worker")):
         return
     w = terminalreporter.write_line
     terminalreporter.section("stream-guard benchmark summary")
     n = res["n_messages"]
-    w(f"corpus: {n} messages; us/msg = median over rounds of a whole-corpus pass / messages; "
-      f"ratio = engine time / stream-guard (overlapping) time; RSS = resident growth of a fresh process "
-      f"building the engine. Budgets are reported, never asserted.")
+    if n:
+        w(f"corpus: {n} messages; us/msg = median over rounds of a whole-corpus pass / messages; "
+          f"ratio = engine time / stream-guard (overlapping) time; RSS = resident growth of a fresh process "
+          f"building the engine. Budgets are reported, never asserted.")
     header = (f"{'set':<5} {'engine':<23} {'us/msg':>8} {'msgs/s':>10} {'ratio':>6} {'rounds':>6} "
               f"{'build s':>8} {'RSS MB':>7} {'native MB':>9}  {'budget us/msg':<34} {'budget build':<15} "
               f"{'budget RSS':<14}")
@@ -233,3 +239,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if res.get("replies"):
         from test_replies_throughput import print_replies_summary
         print_replies_summary(w, res["replies"])
+    if res.get("worker"):
+        from test_worker_throughput import print_worker_summary
+        print_worker_summary(w, res["worker"])

@@ -1,4 +1,5 @@
-"""Small Kafka helpers on aiokafka: create topics that are missing, produce raw records keyed by shop.
+"""Small Kafka helpers on aiokafka: create topics that are missing, produce raw records keyed by shop,
+send records grouped by partition as whole producer batches.
 
 Keys are shop ids (DESIGN.md): a shop's events stay in one partition, in order. A record that is
 not a JSON object with a string `shop_id` (a bad record, on purpose or not) is produced without
@@ -91,3 +92,22 @@ async def produce_records(bootstrap: str, topic: str, records: Iterable[bytes]) 
     finally:
         await producer.stop()
     return sent
+
+
+async def send_batches(producer: AIOKafkaProducer, records: dict[tuple[str, int], list]) -> list:
+    """Queue `records` ({(topic, partition): [(key, value, headers)]}) with the producer, one
+    `create_batch`/`send_batch` per partition and batch size; the futures of the acknowledgements.
+    Faust's `Producer.send` costs about 140 us a record and aiokafka's `send` computes murmur2 in
+    Python: with the partition given, a whole batch costs a few microseconds a record."""
+    futures = []
+    for (topic, partition), batch_records in records.items():
+        batch = producer.create_batch()
+        for key, value, headers in batch_records:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                batch.close()
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
+        batch.close()
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures

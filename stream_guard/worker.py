@@ -13,8 +13,9 @@ offsets never run ahead of the state (stream_guard/worker_state.py explains the 
 
 Why batches below Faust's stream: Faust's per-message path caps an agent near 5k messages/s here;
 `BatchConsumer` (stream_guard/worker_consumer.py) keeps the Faust worker, group, recovery and
-commit machinery and hands whole fetches to this module (measurements in
-benchmarks/worker_research/FINDINGS.md). Outputs are written with the producer's
+commit machinery and hands whole fetches to this module, fetching the next batch while the engine
+judges the current one (measurements in benchmarks/worker_research/FINDINGS.md and
+benchmarks/test_worker_throughput.py). Outputs are written with the producer's
 `create_batch`/`send_batch`, one batch per topic and partition, with the partition given
 (Faust's `Producer.send` costs about 140 us a record).
 
@@ -35,7 +36,7 @@ import faust
 from faust.sensors.monitor import Monitor
 
 from stream_guard.engine import Engine, tune_gc
-from stream_guard.kafka_io import prepare_topics
+from stream_guard.kafka_io import prepare_topics, send_batches
 from stream_guard.log import JsonLogFormatter, log
 from stream_guard.metrics import Health, Metrics
 from stream_guard.worker_config import WorkerConfig
@@ -175,18 +176,7 @@ class Worker:
 
     async def _send(self, outbox: Outbox) -> list:
         """Queue every record with the producer; the futures of their acknowledgements."""
-        producer, futures = self.producer, []
-        for (topic, partition), records in outbox.records.items():
-            batch = producer.create_batch()
-            for key, value, headers in records:
-                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    batch.close()
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None, headers=headers)
-            batch.close()
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+        return await send_batches(self.producer, outbox.records)
 
     def _mark_acknowledged(self, _future=None) -> None:
         """Mark input offsets of acknowledged batches, strictly in batch order."""

@@ -10,6 +10,13 @@ commit for the batch topics:
 - `_drain_messages` hands each partition's fetched records of a batch topic to `handler` as
   lists of aiokafka `ConsumerRecord`s, in offset order; every other partition (table changelogs
   during recovery) still takes Faust's per-message path;
+- the next fetch is started before the handler runs, so Faust's consumer thread fetches and
+  unpacks the next records while the engine (synchronous CPU work on the event loop) judges these:
+  without it the loop waited 15-40 ms for every fetch and was idle about two thirds of the time
+  (py-spy; `benchmarks/test_worker_throughput.py` has the figures). One fetch is in flight at a
+  time, and batches are handled in fetch order. A fetch that comes back after a rebalance (another
+  generation, or the flow stopped) is dropped, and the next fetch first seeks to the committed
+  offsets: the consumer's position is already past the dropped records;
 - the handler marks offsets with `mark_processed` once the batch's outputs are acknowledged,
   and Faust's own commit path commits them (`_filter_tps_with_pending_acks`, `_new_offset`);
 - `pre_commit` runs before every commit (the worker writes its state changelog there), so the
@@ -43,6 +50,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         self._done_offsets: dict = {}  # TP -> next offset to commit
         self._batch_idle = asyncio.Event()
         self._batch_idle.set()
+        self._reread_committed = False  # a fetch was dropped: seek to the committed offsets first
 
     # ---- offsets ---------------------------------------------------------------------------------
 
@@ -90,9 +98,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     # ---- fetching ------------------------------------------------------------------------------------
 
-    async def _handle(self, generation: int, batch: dict) -> None:
-        if generation != self.app.consumer_generation_id or not self.flow_active:
-            return  # rebalanced since the fetch: these records are read again from the committed offset
+    async def _handle(self, batch: dict) -> None:
         self._batch_idle.clear()
         try:
             await self.handler(batch)
@@ -104,18 +110,30 @@ class BatchConsumer(faust_aiokafka.Consumer):
             self._read_offset[tp] = records[-1].offset
             inbound[tp] = now  # Faust's livelock check warns about partitions without inbound events
 
+    async def _fetch(self) -> tuple:
+        """The next records with the generation they were fetched in; after a dropped fetch,
+        first back to the committed offsets (once the flow runs again), as Consumer.getmany does."""
+        if self._reread_committed:
+            if not self.flow_active:
+                await self.wait(self.can_resume_flow)
+            self._reread_committed = False
+            await self.perform_seek()
+        generation = self.app.consumer_generation_id
+        records, active = await self._wait_next_records(1.0)
+        return generation, records, active
+
     async def _drain_messages(self, fetcher) -> None:
         callback, to_message = self.callback, self._to_message
         read_offset = self._read_offset
+        fetching = None
         try:
             while not (self._stopped.is_set() or fetcher._stopped.is_set()):
-                generation = self.app.consumer_generation_id
-                records, active = await self._wait_next_records(1.0)
+                if fetching is None:
+                    fetching = asyncio.ensure_future(self._fetch())
+                generation, records, active = await fetching
+                fetching = None
                 if not records or self.should_stop:
                     await asyncio.sleep(0)
-                    continue
-                if not self.flow_active:
-                    await self.perform_seek()  # as Consumer.getmany does
                     continue
                 batch = {}
                 for tp, tp_records in records.items():
@@ -131,8 +149,18 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         if seen is None or record.offset >= seen:
                             await self.wait_first(callback(to_message(tp, record)), self.suspend_flow.wait())
                             read_offset[tp] = record.offset
-                if batch:
-                    await self._handle(generation, batch)
+                if not batch:
+                    continue
+                if generation != self.app.consumer_generation_id or not self.flow_active:
+                    # rebalanced since the fetch: the consumer's position is past records nobody
+                    # processed, so they are read again from the committed offsets
+                    self._reread_committed = True
+                    continue
+                # the consumer thread fetches the next records while the engine works on these; the
+                # yield lets the fetch reach the thread before the engine holds the loop
+                fetching = asyncio.ensure_future(self._fetch())
+                await asyncio.sleep(0)
+                await self._handle(batch)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -141,3 +169,6 @@ class BatchConsumer(faust_aiokafka.Consumer):
             if self.transport.app.should_stop:
                 return
             raise
+        finally:
+            if fetching is not None:
+                fetching.cancel()

@@ -17,6 +17,7 @@ idempotent) but not tracked twice.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import MutableMapping
 
 from stream_guard.replies import ReplyTracker
@@ -86,7 +87,7 @@ class ReplyState:
         seen_to = self.tracked_to.get(partition)
         if seen_to is None:
             return 0
-        return sum(1 for offset in offsets if offset < seen_to)
+        return bisect_left(offsets, seen_to)  # ascending: one search instead of a pass per batch
 
     def tracked(self, partition: int, shops, next_offset: int) -> None:
         """The tracker has seen the partition's records before `next_offset`, changing `shops`."""

@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 from stream_guard.packs import default_rules_dir
-from worker_harness import (Topics, assert_same_as_scan, committed_lag, day_with_closing_events, observe,
-                            produce, scan_expected, start_worker, wait_for)
+from worker_harness import (Topics, assert_same_as_scan, committed_lag, day_with_closing_events,
+                            kill_started_workers, observe, produce, scan_expected, start_worker, wait_for)
 
 pytestmark = pytest.mark.kafka
 
 SHOPS, EVENTS = 24, 30_000
+
+
+@pytest.fixture(autouse=True)
+def no_worker_left_behind():
+    yield
+    kill_started_workers()
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +29,15 @@ def day(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("day")
     lines = day_with_closing_events(seed=11, shops=SHOPS, events=EVENTS)
     return lines, scan_expected(lines, workdir)
+
+
+def finish_and_compare(kafka_broker, topics: Topics, worker, expected) -> None:
+    """Wait until the group has committed the whole input, stop the worker (SIGTERM: exit 0) and
+    compare the output topics with scan's results."""
+    wait_for(lambda: committed_lag(kafka_broker.bootstrap, topics.input, topics.group) == 0, 180,
+             "the whole input committed", worker, every=0.5)
+    assert worker.stop() == 0, worker.log()[-3000:]
+    assert_same_as_scan(observe(kafka_broker.bootstrap, topics, set(expected.rows)), expected)
 
 
 def test_worker_gives_what_scan_gives_and_stops_cleanly(kafka_broker, day, tmp_path):
@@ -57,10 +72,7 @@ def test_kill_9_at_several_points_loses_nothing(kafka_broker, day, tmp_path):
         assert committed_lag(kafka_broker.bootstrap, topics.input, topics.group) > 0, "killed after the end"
         done = fraction * len(lines)
     worker = start_worker(kafka_broker.bootstrap, topics, tmp_path, *slow)
-    wait_for(lambda: committed_lag(kafka_broker.bootstrap, topics.input, topics.group) == 0, 180,
-             "the rest of the day committed", worker, every=0.5)
-    assert worker.stop() == 0
-    assert_same_as_scan(observe(kafka_broker.bootstrap, topics, set(expected.rows)), expected)
+    finish_and_compare(kafka_broker, topics, worker, expected)
 
 
 def test_two_workers_share_partitions_and_one_takes_over(kafka_broker, day, tmp_path):
@@ -79,10 +91,7 @@ def test_two_workers_share_partitions_and_one_takes_over(kafka_broker, day, tmp_
     second.kill()  # in the middle of its share, or just after it: its state moves over either way
     produce(kafka_broker.bootstrap, topics.input, lines[half:])
     wait_for(lambda: owned(first) == 4, 120, "the survivor owns every partition", first)
-    wait_for(lambda: committed_lag(kafka_broker.bootstrap, topics.input, topics.group) == 0, 180,
-             "the day committed", first, every=0.5)
-    assert first.stop() == 0
-    assert_same_as_scan(observe(kafka_broker.bootstrap, topics, set(expected.rows)), expected)
+    finish_and_compare(kafka_broker, topics, first, expected)
 
 
 def test_broker_restart_under_the_worker(kafka_broker, day, tmp_path):
@@ -94,11 +103,7 @@ def test_broker_restart_under_the_worker(kafka_broker, day, tmp_path):
     wait_for(lambda: worker.consumed() >= half, 120, "the first half consumed", worker)
     kafka_broker.restart()
     produce(kafka_broker.bootstrap, topics.input, lines[half:])
-    wait_for(lambda: committed_lag(kafka_broker.bootstrap, topics.input, topics.group) == 0, 180,
-             "the second half committed after the restart", worker, every=0.5)
-    assert worker.process.poll() is None, "the worker died with the broker"
-    assert worker.stop() == 0
-    assert_same_as_scan(observe(kafka_broker.bootstrap, topics, set(expected.rows)), expected)
+    finish_and_compare(kafka_broker, topics, worker, expected)  # it survived the restart
 
 
 def test_rules_reload_on_sighup_and_on_file_change(kafka_broker, tmp_path):

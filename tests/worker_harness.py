@@ -129,6 +129,17 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+_started: list[WorkerProcess] = []
+
+
+def kill_started_workers() -> None:
+    """SIGKILL every worker this process started that still runs: a failed test leaves none behind."""
+    while _started:
+        worker = _started.pop()
+        if worker.process.poll() is None:
+            worker.kill()
+
+
 def start_worker(bootstrap: str, topics: Topics, workdir: Path, *extra: str) -> WorkerProcess:
     port = free_port()
     log_path = workdir / f"worker-{port}.log"
@@ -141,6 +152,7 @@ def start_worker(bootstrap: str, topics: Topics, workdir: Path, *extra: str) -> 
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     worker = WorkerProcess(process, port, log_path)
+    _started.append(worker)
     wait_for(lambda: worker.metrics() or process.poll() is not None, 60, "the worker's /metrics", worker)
     assert process.poll() is None, worker.log()[-3000:]
     return worker
@@ -165,7 +177,7 @@ def read_topic(bootstrap: str, topic: str) -> list:
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
-            partitions = await _partitions(consumer, topic)
+            partitions = await topic_partitions(consumer, topic)
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
             await consumer.seek_to_beginning(*partitions)
@@ -180,7 +192,7 @@ def read_topic(bootstrap: str, topic: str) -> list:
     return asyncio.run(read())
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     known = consumer.partitions_for_topic(topic)
     if not known:
         await consumer._client.force_metadata_update()
@@ -195,7 +207,7 @@ def committed_lag(bootstrap: str, topic: str, group: str) -> int:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = await _partitions(consumer, topic)
+            partitions = await topic_partitions(consumer, topic)
             ends = await consumer.end_offsets(partitions)
             behind = 0
             for tp in partitions:

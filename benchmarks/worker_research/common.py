@@ -1,7 +1,8 @@
 """Shared helpers for the worker research benchmarks (research code, not part of the package).
 
 Every benchmark prints exactly one JSON line prefixed with ``RESULT `` on stdout, so that
-``run_all.py`` can collect the numbers of separate processes into one table.
+``run_all.py`` and ``benchmarks/test_worker_throughput.py`` can collect the numbers of separate
+processes (``run_script``) into one table.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import argparse
 import asyncio
 import json
 import random
+import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 IN_TOPIC = "wr-chat-events"
 OUT_TOPIC = "wr-chat-violations"
@@ -88,6 +91,16 @@ class Clock:
         }
         r.update(extra)
         return r
+
+
+def run_script(script: str, args: list[str], timeout: float = 900) -> dict:
+    """Run one of these scripts as its own process: its RESULT, or the end of its stderr."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / script), *args],
+                          capture_output=True, text=True, timeout=timeout)
+    for line in proc.stdout.splitlines():
+        if "RESULT " in line:  # Faust's worker may put terminal control codes before it
+            return json.loads(line.split("RESULT ", 1)[1])
+    return {"approach": " ".join(args), "error": (proc.stderr or "")[-500:]}
 
 
 def fresh_group(prefix: str) -> str:

@@ -278,6 +278,7 @@ def build(a):
         producer_linger_ms=5,
         datadir=a.datadir or f"/tmp/wr-faust-data/{app_id}",
     )
+    os.makedirs(settings["datadir"], exist_ok=True)  # Faust creates only the last level
     if a.poll_records:
         settings["broker_max_poll_records"] = a.poll_records
     app = faust.App(app_id, monitor=monitor, **settings)

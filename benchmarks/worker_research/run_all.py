@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import common
+
 HERE = Path(__file__).resolve().parent
-PY = sys.executable
 F = "faust_bench.py"
 R = "raw_consume.py"
 FULL = ["--decode", "--produce", "deferred", "--table"]
@@ -59,14 +58,7 @@ def main() -> None:
     for step, script, args in RUNS:
         if a.quick and "--mode" in args and args[args.index("--mode") + 1] in ("agent", "take", "conductor"):
             continue
-        cmd = [PY, str(HERE / script), "--bootstrap", a.bootstrap, *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-        res = None
-        for ln in proc.stdout.splitlines():
-            if "RESULT " in ln:
-                res = json.loads(ln.split("RESULT ", 1)[1])
-        if res is None:
-            res = {"approach": " ".join(args), "error": (proc.stderr or "")[-500:]}
+        res = common.run_script(script, ["--bootstrap", a.bootstrap, *args])
         res["step"] = step
         res["cmd"] = f"{script} {' '.join(args)}"
         rows.append(res)
