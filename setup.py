@@ -1,4 +1,4 @@
-"""Builds the native matcher and the native reply tracker. Metadata lives in pyproject.toml.
+"""Builds the native matcher, the native event decoding and the native reply tracker. Metadata lives in pyproject.toml.
 
 The fold table (`fold_table.h`) is generated at build time from `_native/fold_spec.py`
 (Python's Unicode database plus the shipped traditional -> simplified table), so the build needs
@@ -35,6 +35,11 @@ extensions = [
         "stream_guard._matcher",
         [os.path.relpath(NATIVE / "_matcher.pyx", ROOT)],
         include_dirs=[os.path.relpath(GENERATED, ROOT)],
+        extra_compile_args=["-O3"],
+    ),
+    Extension(
+        "stream_guard._events",
+        [os.path.relpath(NATIVE / "_events.pyx", ROOT)],
         extra_compile_args=["-O3"],
     ),
     Extension(

@@ -20,7 +20,9 @@ The pure-Python oracle in `tests/reply_oracle.py` defines the behaviour; propert
 the same outcomes, rows and snapshots-restored runs from both.
 """
 cimport cython
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.dict cimport PyDict_Next
+from cpython.exc cimport PyErr_Occurred
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 from libc.stdint cimport int64_t, int32_t
 from libc.string cimport memcmp
@@ -35,6 +37,18 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     int PyUnicode_KIND(object)
     void* PyUnicode_DATA(object)
+    PyObject* PyDict_GetItemWithError(object d, object key)  # borrowed; NULL and no error: absent
+
+cdef extern from *:
+    """
+    /* the first three cache lines of an object or block (a _Shop's fields fit in them) */
+    static inline void _prefetch(const void* o) {
+        __builtin_prefetch((const char*)o);
+        __builtin_prefetch((const char*)o + 64);
+        __builtin_prefetch((const char*)o + 128);
+    }
+    """
+    void _prefetch(const void* o)
 
 UNITS = ("turn", "session", "buyer_day")
 SESSION_RULES = ("first_reply", "all_replies")
@@ -55,6 +69,11 @@ cdef enum:
     U_TURN = 0
     U_SESSION = 1
     U_BUYER_DAY = 2
+
+# how many events ahead observe_batch fetches a shop's heaps, and the heads of those heaps
+cdef enum:
+    PREFETCH_FAR = 8
+    PREFETCH_NEAR = 4
 
 # a small heap keeps its first allocation; a large one is halved when three quarters are free,
 # so a burst does not pin its peak for the life of the worker
@@ -307,6 +326,26 @@ ctypedef struct Held:  # an event held until the watermark passes it
     int sender
 
 
+cdef enum:  # the fields observe_batch reads, in ReplyTracker._keys
+    F_PLATFORM = 0
+    F_SHOP_ID = 1
+    F_TS = 2
+    F_EVENT_ID = 3
+    F_BUYER_ID = 4
+    F_KIND = 5
+    F_SENDER = 6
+    F_COUNT = 7
+
+
+ctypedef struct Pending:  # an event of a batch, its shop found (observe_batch's first pass)
+    PyObject* shop      # borrowed; NULL: not a tracked platform. Shops go only in finish/forget_shop
+    PyObject* event_id  # borrowed from the event, which the batch holds
+    PyObject* buyer
+    int64_t ts
+    int kind
+    int sender
+
+
 ctypedef struct Deadline:
     int64_t at
     PyObject* turn  # owned _Turn
@@ -370,6 +409,19 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
             Py_DECREF(<object>self.deadlines[i].turn)
         PyMem_Free(self.held)
         PyMem_Free(self.deadlines)
+
+    cdef inline void prefetch_heaps(self):
+        if self.n_held:
+            _prefetch(<PyObject*>self.held)
+        if self.n_deadlines:
+            _prefetch(<PyObject*>self.deadlines)
+
+    cdef inline void prefetch_next(self):
+        if self.n_held:
+            _prefetch(self.held[0].buyer)
+            _prefetch(self.held[0].event_id)
+        if self.n_deadlines:
+            _prefetch(self.deadlines[0].turn)
 
     # -- held events: a binary heap --
 
@@ -523,6 +575,8 @@ cdef class ReplyTracker:
     # the key objects of the fields read, as the events of the last batch spelled them: a lookup
     # with the dict's own key object matches by identity (a decoder's keys are its own strings)
     cdef object _k_platform, _k_shop_id, _k_ts, _k_event_id, _k_buyer_id, _k_kind, _k_sender
+    cdef tuple _key_objects  # the same keys in F_* order, owning what _keys points at
+    cdef PyObject* _keys[F_COUNT]
     cdef dict _shops  # (platform, shop_id) -> _Shop, in order of appearance
     cdef dict _closed  # (platform, shop_id) -> rows of closed days not yet drained
 
@@ -539,6 +593,7 @@ cdef class ReplyTracker:
         self._platform_list = tuple(self._platforms.values())
         self._k_platform, self._k_shop_id, self._k_ts = "platform", "shop_id", "ts"
         self._k_event_id, self._k_buyer_id, self._k_kind, self._k_sender = "event_id", "buyer_id", "kind", "sender"
+        self._set_keys()
         self._shops = {}
         self._closed = {}
 
@@ -551,15 +606,99 @@ cdef class ReplyTracker:
         return out
 
     def observe_batch(self, events):
-        """`observe` each event in order; all that was decided, in one list."""
-        out = []
-        learned = False
-        for event in events:
-            if not learned and type(event) is dict:
+        """`observe` each event in order; all that was decided, in one list.
+
+        Two passes: the first finds every event's shop (creating new shops in event order) and
+        asks the CPU to fetch the shop's state; the second applies the events in order. At 10k
+        shops most shops are cold, and lookups that do not wait on each other overlap their
+        cache misses, where one event at a time would pay each miss in turn."""
+        cdef list batch = events if type(events) is list else list(events)
+        cdef Py_ssize_t n = len(batch), i, ready
+        cdef Pending* pending
+        cdef Pending* p
+        cdef list out = []
+        for event in batch:
+            if type(event) is dict:
                 self._learn_keys(<dict>event)
-                learned = True
-            self._observe(event, out)
+                break
+        pending = <Pending*>PyMem_Malloc(max(n, 1) * sizeof(Pending))
+        if pending == NULL:
+            raise MemoryError()
+        try:
+            ready = self._resolve(batch, pending, n)
+            for i in range(ready):
+                # fetch ahead what the events a few places on will read first: their shop's
+                # heaps, then the event each will release (both were written a minute ago)
+                if i + PREFETCH_FAR < ready and pending[i + PREFETCH_FAR].shop != NULL:
+                    (<_Shop>pending[i + PREFETCH_FAR].shop).prefetch_heaps()
+                if i + PREFETCH_NEAR < ready and pending[i + PREFETCH_NEAR].shop != NULL:
+                    (<_Shop>pending[i + PREFETCH_NEAR].shop).prefetch_next()
+                p = &pending[i]
+                if p.shop != NULL and not self._late(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, out):
+                    self._take(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender, out)
+            # from the first event the first pass could not take (not a dict, a field missing or
+            # mistyped), one at a time: the same results, and the same error at the same event
+            for i in range(ready, n):
+                self._observe(batch[i], out)
+        finally:
+            PyMem_Free(pending)
         return out
+
+    cdef Py_ssize_t _resolve(self, list batch, Pending* pending, Py_ssize_t n) except -1:
+        """Fill `pending` for the leading events of the batch that are dicts with well-typed
+        fields; the number filled."""
+        cdef Py_ssize_t i
+        cdef PyObject* fields[F_COUNT]
+        cdef _Platform plat
+        cdef _Shop shop
+        cdef Pending* p
+        for i in range(n):
+            event = batch[i]
+            if type(event) is not dict:
+                return i
+            self._fields(<dict>event, fields)
+            p = &pending[i]
+            if fields[F_PLATFORM] == NULL:
+                return i
+            plat = self._platform(<object>fields[F_PLATFORM])
+            if plat is None:
+                p.shop = NULL  # not a tracked platform: nothing to do
+                continue
+            if fields[F_SHOP_ID] == NULL or fields[F_TS] == NULL or type(<object>fields[F_TS]) is not int:
+                return i
+            p.ts = <object>fields[F_TS]  # an OverflowError as observe gives it
+            p.event_id = <PyObject*>"" if fields[F_EVENT_ID] == NULL else fields[F_EVENT_ID]
+            p.buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
+            if type(<object>p.event_id) is not str or type(<object>p.buyer) is not str:
+                return i
+            p.kind = K_MESSAGE if fields[F_KIND] == NULL else _kind(<object>fields[F_KIND])
+            p.sender = S_OTHER if fields[F_SENDER] == NULL else _sender(<object>fields[F_SENDER])
+            shop = self._shop(plat, <object>fields[F_SHOP_ID])
+            p.shop = <PyObject*>shop
+            _prefetch(p.shop)
+        return n
+
+    cdef int _fields(self, dict event, PyObject** fields) except -1:
+        """The fields the tracker reads (NULL: absent), borrowed. One walk over the event matches
+        the decoder's own key objects by identity, cheaper than seven lookups; a field spelt
+        with another key object is then looked up."""
+        cdef Py_ssize_t pos = 0, i
+        cdef PyObject* key
+        cdef PyObject* value
+        cdef PyObject** keys = self._keys
+        for i in range(F_COUNT):
+            fields[i] = NULL
+        while PyDict_Next(event, &pos, &key, &value):
+            for i in range(F_COUNT):
+                if key == keys[i]:
+                    fields[i] = value
+                    break
+        for i in range(F_COUNT):
+            if fields[i] == NULL:
+                fields[i] = PyDict_GetItemWithError(event, <object>keys[i])
+                if fields[i] == NULL and PyErr_Occurred():
+                    return -1
+        return 0
 
     cdef void _learn_keys(self, dict event):
         for key in event:
@@ -579,6 +718,14 @@ cdef class ReplyTracker:
                 self._k_kind = key
             elif key == "sender":
                 self._k_sender = key
+        self._set_keys()
+
+    cdef void _set_keys(self):
+        cdef Py_ssize_t i
+        self._key_objects = (self._k_platform, self._k_shop_id, self._k_ts, self._k_event_id, self._k_buyer_id,
+                             self._k_kind, self._k_sender)
+        for i in range(F_COUNT):
+            self._keys[i] = <PyObject*>self._key_objects[i]
 
     cdef _Platform _platform(self, object name):
         """The platform called `name`, or None: a few string comparisons, no hashing of a
@@ -610,29 +757,41 @@ cdef class ReplyTracker:
         cdef _Platform plat
         cdef _Shop shop
         cdef int64_t ts
-        cdef int kind, sender
         plat = self._platform(e[self._k_platform])
         if plat is None:
             return 0
-        shop_id = e[self._k_shop_id]
-        found = plat.shops.get(shop_id)
-        if found is None:
-            shop = _Shop(plat, shop_id)
-            plat.shops[shop_id] = shop
-            self._shops[(plat.name, shop_id)] = shop
-        else:
-            shop = <_Shop>found
+        shop = self._shop(plat, e[self._k_shop_id])
         ts = e[self._k_ts]
         event_id = e.get(self._k_event_id, "")
         buyer = e.get(self._k_buyer_id, "")
-        if shop.has_max and ts < shop.max_ts - self.lateness:
-            self.late_events += 1
-            out.append(_outcome("late_event", shop, buyer, "", ts, None, False, event_id))
+        if self._late(shop, ts, event_id, buyer, out):
             return 0
         if type(event_id) is not str or type(buyer) is not str:
             raise TypeError("event_id and buyer_id must be strings")
-        kind = _kind(e.get(self._k_kind))
-        sender = _sender(e.get(self._k_sender))
+        return self._take(shop, ts, event_id, buyer, _kind(e.get(self._k_kind)), _sender(e.get(self._k_sender)), out)
+
+    cdef _Shop _shop(self, _Platform plat, object shop_id):
+        """The shop's state, made when missing."""
+        cdef _Shop shop
+        found = plat.shops.get(shop_id)
+        if found is not None:
+            return <_Shop>found
+        shop = _Shop(plat, shop_id)
+        plat.shops[shop_id] = shop
+        self._shops[(plat.name, shop_id)] = shop
+        return shop
+
+    cdef bint _late(self, _Shop shop, int64_t ts, object event_id, object buyer, list out) except -1:
+        """An event older than its shop's watermark is counted and reported, not applied."""
+        if shop.has_max and ts < shop.max_ts - self.lateness:
+            self.late_events += 1
+            out.append(_outcome("late_event", shop, buyer, "", ts, None, False, event_id))
+            return True
+        return False
+
+    cdef int _take(self, _Shop shop, int64_t ts, object event_id, object buyer, int kind, int sender,
+                   list out) except -1:
+        """Hold an event in time and apply what the watermark has passed."""
         shop.hold(ts, event_id, buyer, kind, sender)
         if not shop.has_max or ts > shop.max_ts:
             shop.max_ts = ts

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from stream_guard.events import Limits, Reject, decode
+from stream_guard._events import route
+from stream_guard.events import Limits, Reject, decode_batch
 from stream_guard.metrics import Metrics
 from stream_guard.registry import Registry
 from stream_guard.replies import Outcome, ReplyTracker
@@ -88,32 +89,15 @@ class Engine:
         snapshot = self.rules.current  # one pack version for the whole batch
         now_ms = self._wall_clock_ms()
         result = BatchResult(pack_version=snapshot.version)
-        events = []
-        first_tracked = 0  # position in `events` of the first record at or after `replayed`
-        for index, raw in enumerate(records):
-            if index == replayed:
-                first_tracked = len(events)
-            decoded = decode(raw, self.limits, now_ms, self.platforms)
-            if type(decoded) is Reject:
-                result.rejects.append((index, decoded))
-            else:
-                events.append(decoded)
-        if replayed >= len(records):
-            first_tracked = len(events)
+        events, result.rejects = decode_batch(records, self.limits, now_ms, self.platforms)
         result.events = len(events)
+        # the position in `events` of the first record at or after `replayed`
+        first_tracked = min(replayed, len(records)) - sum(1 for index, _ in result.rejects if index < replayed)
 
-        # messages each platform's rules judge, by position in `events`
-        judged: dict[str, list[int]] = {}
-        for position, event in enumerate(events):
-            if event["kind"] == "message" and event["text"]:
-                judged.setdefault(event["platform"], []).append(position)
         findings_at: dict[int, list] = {}
-        for platform, positions in judged.items():
-            ruleset = snapshot.rulesets[platform]
-            roles = ruleset.roles
-            positions = [i for i in positions if events[i]["sender"] in roles]
-            batch = [(events[i]["text"], events[i]["sender"], events[i].get("meta") or {}) for i in positions]
-            for i, findings in zip(positions, ruleset.judge_batch(batch)):
+        roles = {platform: ruleset.role_names for platform, ruleset in snapshot.rulesets.items()}
+        for platform, (positions, messages) in route(events, roles).items():
+            for i, findings in zip(positions, snapshot.rulesets[platform].judge_batch(messages)):
                 if findings:
                     findings_at[i] = findings
         for position in sorted(findings_at):

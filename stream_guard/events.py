@@ -7,10 +7,11 @@ to the dead-letter topic, `scan` to its rejects file, and both count it by reaso
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import orjson
 
+from stream_guard._events import decode_batch as _decode_batch
 from stream_guard.packs import SENDERS
 
 KINDS = ("message", "buyer_reported", "buyer_blocked", "handoff")
@@ -28,6 +29,7 @@ _OPTIONAL_STRINGS = ("agent_id", "kind")
 _MIN_TS = 946_684_800_000
 _MAX_TS = 253_402_300_799_000
 _SENDERS = frozenset(SENDERS)
+_SENDER_NAMES = tuple(sorted(SENDERS))
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
         event["kind"] = "message"
         return event
     return _check(event, limits, now_ms, platforms)
+
+
+def decode_batch(records: Sequence[bytes], limits: Limits, now_ms: int, platforms) -> tuple[list[dict], list[tuple[int, Reject]]]:
+    """`decode` of each record: (the events in order, [(index of the record, Reject)]). The
+    common record, a well-formed message, is checked natively (`_native/_events.pyx`, the fast
+    path of `decode` in C-API calls); every other one goes through `decode`."""
+    return _decode_batch(records if type(records) is list else list(records), lambda raw: decode(raw, limits, now_ms, platforms), limits.max_record_bytes,
+                         limits.max_text_bytes, _MIN_TS, now_ms + limits.max_future_ms, tuple(platforms), _SENDER_NAMES)
 
 
 def _check(event: dict, limits: Limits, now_ms: int, platforms) -> dict | Reject:

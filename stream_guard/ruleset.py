@@ -91,6 +91,7 @@ class Ruleset:
         self.rules = pack.rules
         # senders some rule judges: other messages need no matching at all
         self.roles = frozenset().union(*(r.roles for r in self.rules))
+        self.role_names = tuple(sorted(self.roles))  # the same, for the engine's native routing
         phrase_ids: dict[str, int] = {}
         owners: list[list[tuple[int, str, tuple[int, int] | None]]] = []
 

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_guard.events import REJECT_REASONS, Limits, Reject, _check, decode
-from stream_guard.packs import PLATFORMS
+from stream_guard._events import route
+from stream_guard.events import _MAX_TS, _MIN_TS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
+from stream_guard.packs import PLATFORMS, SENDERS
 
 NOW = 1_763_900_000_000
 GOOD = {"event_id": "e1", "platform": "jd", "shop_id": "s1", "conversation_id": "c1", "buyer_id": "b1",
@@ -110,3 +111,49 @@ def test_no_object_raises(partial):
 def test_the_fast_path_agrees_with_the_field_by_field_checks(partial, drop_all):
     event = {**({} if drop_all else GOOD), **partial}
     assert run(orjson.dumps(event)) == _check(dict(event), Limits(), NOW, frozenset(PLATFORMS))
+
+
+# field values around every boundary the native fast path checks: empty ids, kinds, senders and
+# platforms known or not, event times at the edges of the range and of the future limit, texts
+# at the text limit, non-str keys' look-alikes
+FIELD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+    st.sampled_from(["", "jd", "amazon", "agent", "buyer", "bot", "system", "message", "handoff", "x", "好" * 4, "a" * 17]),
+    st.sampled_from([_MIN_TS - 1, _MIN_TS, NOW, NOW + 24 * 3600 * 1000, NOW + 24 * 3600 * 1000 + 1, _MAX_TS + 1]),
+    st.text(max_size=3), st.lists(st.integers(0, 9), max_size=1),
+    st.dictionaries(st.text(max_size=2), st.integers(0, 9), max_size=1))
+FIELDS = st.sampled_from(sorted(GOOD) + ["kind"])
+RECORDS = st.one_of(
+    # a good event with one or two fields changed: each boundary on its own
+    st.builds(lambda partial: json.dumps({**GOOD, **partial}).encode(), st.dictionaries(FIELDS, FIELD_VALUES, max_size=2)),
+    st.builds(lambda partial, drop_all: json.dumps({**({} if drop_all else GOOD), **partial}).encode(),
+              st.dictionaries(FIELDS, FIELD_VALUES, max_size=12), st.booleans()),
+    st.binary(max_size=40), st.sampled_from([b"[1]", b"null", b'{"a": 1', b'{"text": "\xff"}', b" " * 70]))
+
+
+@given(st.lists(RECORDS, max_size=12), st.sampled_from([Limits(), Limits(max_text_bytes=16, max_record_bytes=64)]))
+def test_decode_batch_agrees_with_decode(records, limits):
+    platforms = frozenset(PLATFORMS)
+    expected = [decode(raw, limits, NOW, platforms) for raw in records]
+    events, rejects = decode_batch(records, limits, NOW, platforms)
+    assert events == [e for e in expected if type(e) is dict]
+    assert rejects == [(i, e) for i, e in enumerate(expected) if type(e) is Reject]
+
+
+def route_by_definition(events, roles):
+    """What `route` must give: the messages with text each platform's rules judge, in order."""
+    judged = {}
+    for position, e in enumerate(events):
+        if e["kind"] == "message" and e["text"] and e["sender"] in roles[e["platform"]]:
+            positions, messages = judged.setdefault(e["platform"], ([], []))
+            positions.append(position)
+            messages.append((e["text"], e["sender"], e.get("meta")))
+    return judged
+
+
+@given(st.lists(RECORDS, max_size=12), st.fixed_dictionaries({p: st.sets(st.sampled_from(SENDERS)) for p in PLATFORMS}))
+def test_route_agrees_with_its_definition(records, roles):
+    events, _ = decode_batch(records, Limits(), NOW, frozenset(PLATFORMS))
+    roles = {p: tuple(sorted(names)) for p, names in roles.items()}
+    got = route(events, roles)
+    assert got == route_by_definition(events, roles) and list(got) == list(route_by_definition(events, roles))
