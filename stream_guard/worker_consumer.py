@@ -48,6 +48,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._done_offsets: dict = {}  # TP -> next offset to commit
+        self._held_marks: dict = {}  # marks made while a commit runs, for the next commit
+        self._commits_running = 0
         self._batch_idle = asyncio.Event()
         self._batch_idle.set()
         self._reread_committed = False  # a fetch was dropped: seek to the committed offsets first
@@ -55,8 +57,11 @@ class BatchConsumer(faust_aiokafka.Consumer):
     # ---- offsets ---------------------------------------------------------------------------------
 
     def mark_processed(self, tp, next_offset: int) -> None:
-        if next_offset > self._done_offsets.get(tp, -1):
-            self._done_offsets[tp] = next_offset
+        # during a commit, marks wait for the next one: the state that commit writes may not
+        # include their records
+        marks = self._held_marks if self._commits_running else self._done_offsets
+        if next_offset > marks.get(tp, -1):
+            marks[tp] = next_offset
 
     def _filter_tps_with_pending_acks(self, topics=None):
         seen = set()
@@ -72,9 +77,21 @@ class BatchConsumer(faust_aiokafka.Consumer):
         return offset if offset is not None else super()._new_offset(tp)
 
     async def force_commit(self, topics=None, start_new_transaction=True):
-        if self.pre_commit is not None:
-            await self.pre_commit()
-        return await super().force_commit(topics, start_new_transaction=start_new_transaction)
+        """Write the state (pre_commit), then commit the offsets marked before it was taken.
+        A batch can be handled and acknowledged while pre_commit awaits its writes; committing
+        its offset then would put the committed offset past the state just written, and a crash
+        would lose its records from the state (the replay rule skips only what the state has)."""
+        self._commits_running += 1
+        try:
+            if self.pre_commit is not None:
+                await self.pre_commit()
+            return await super().force_commit(topics, start_new_transaction=start_new_transaction)
+        finally:
+            self._commits_running -= 1
+            if not self._commits_running:
+                held, self._held_marks = self._held_marks, {}
+                for tp, next_offset in held.items():
+                    self.mark_processed(tp, next_offset)
 
     # ---- rebalance and shutdown --------------------------------------------------------------------
 
@@ -91,6 +108,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await super().on_partitions_revoked(revoked)
         for tp in revoked:
             self._done_offsets.pop(tp, None)
+            self._held_marks.pop(tp, None)
 
     async def wait_empty(self) -> None:
         await self._finish_in_hand()

@@ -274,4 +274,6 @@ def assert_same_as_scan(observed: Observed, expected: Expected) -> None:
     assert observed.violations == expected.violations
     assert observed.rejects == expected.rejects
     assert observed.rows.keys() == expected.rows.keys()
-    assert observed.rows == expected.rows
+    differing = {key: (observed.rows[key], expected.rows[key]) for key in expected.rows
+                 if observed.rows[key] != expected.rows[key]}
+    assert not differing, f"{len(differing)} reply rows differ (worker, scan): {differing}"
