@@ -53,6 +53,7 @@ setup(
     ext_modules=cythonize(
         extensions,
         compiler_directives={"language_level": "3"},
+        include_path=[str(NATIVE)],  # _unicode.pxd, shared by the modules
         build_dir=str(GENERATED.relative_to(ROOT)),
     )
 )

@@ -10,14 +10,12 @@ definition (`events.decode`, called back), so reasons and details come from one 
 """
 from cpython.dict cimport PyDict_SetItem
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
 
 import orjson
 
+from _unicode cimport PyUnicode_GET_LENGTH, str_equal
+
 cdef extern from "Python.h":
-    Py_ssize_t PyUnicode_GET_LENGTH(object)
-    int PyUnicode_KIND(object)
-    void* PyUnicode_DATA(object)
     long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
 
 cdef object _loads = orjson.loads
@@ -27,22 +25,12 @@ cdef str K_CONVERSATION_ID = "conversation_id", K_AGENT_ID = "agent_id", K_META 
 cdef str MESSAGE = "message"
 
 
-cdef inline bint _eq(str a, str b):
-    """Equality of two str without hashing the freshly decoded one."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(a)
-    if a is b:
-        return True
-    if n != PyUnicode_GET_LENGTH(b) or PyUnicode_KIND(a) != PyUnicode_KIND(b):
-        return False
-    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), n * PyUnicode_KIND(a)) == 0
-
-
 cdef inline bint _one_of(object value, tuple names):
     """`value` is a str equal to one of `names` (all str)."""
     if type(value) is not str:
         return False
     for name in names:
-        if _eq(<str>name, <str>value):
+        if str_equal(<str>name, <str>value):
             return True
     return False
 
@@ -123,7 +111,7 @@ def route(list events, dict roles):
     for position in range(len(events)):
         e = <dict>events[position]
         text = e[K_TEXT]
-        if not PyUnicode_GET_LENGTH(text) or not _eq(<str>e[K_KIND], MESSAGE):
+        if not PyUnicode_GET_LENGTH(text) or not str_equal(<str>e[K_KIND], MESSAGE):
             continue
         platform = e[K_PLATFORM]
         sender = e[K_SENDER]

@@ -25,18 +25,16 @@ from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 from libc.stdint cimport int64_t, int32_t
-from libc.string cimport memcmp
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 
+from _unicode cimport PyUnicode_GET_LENGTH, str_equal
+
 cdef extern from "Python.h":
     int PyUnicode_Compare(object left, object right) except? -1
-    Py_ssize_t PyUnicode_GET_LENGTH(object)
-    int PyUnicode_KIND(object)
-    void* PyUnicode_DATA(object)
     PyObject* PyDict_GetItemWithError(object d, object key)  # borrowed; NULL and no error: absent
 
 cdef extern from *:
@@ -85,27 +83,16 @@ cdef enum:
 # ---- event fields --------------------------------------------------------------------------------
 
 
-cdef inline bint _eq(str a, str b):
-    """Equality of two str; decoded strings are new objects whose hashes are not computed yet,
-    so comparing a few is cheaper than a dict lookup (and than PyUnicode_Compare's ordering)."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(a)
-    if a is b:
-        return True
-    if n != PyUnicode_GET_LENGTH(b) or PyUnicode_KIND(a) != PyUnicode_KIND(b):
-        return False
-    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), n * PyUnicode_KIND(a)) == 0
-
-
 cdef inline int _kind(object value):
     if not value:  # no kind is a message
         return K_MESSAGE
     if type(value) is not str:
         return K_OTHER
-    if _eq(<str>value, "message"):
+    if str_equal(<str>value, "message"):
         return K_MESSAGE
-    if _eq(<str>value, "buyer_reported") or _eq(<str>value, "buyer_blocked"):
+    if str_equal(<str>value, "buyer_reported") or str_equal(<str>value, "buyer_blocked"):
         return K_EXCLUDING
-    if _eq(<str>value, "handoff"):
+    if str_equal(<str>value, "handoff"):
         return K_HANDOFF
     return K_OTHER
 
@@ -113,11 +100,11 @@ cdef inline int _kind(object value):
 cdef inline int _sender(object value):
     if type(value) is not str:
         return S_OTHER
-    if _eq(<str>value, "buyer"):
+    if str_equal(<str>value, "buyer"):
         return S_BUYER
-    if _eq(<str>value, "agent"):
+    if str_equal(<str>value, "agent"):
         return S_AGENT
-    if _eq(<str>value, "bot"):
+    if str_equal(<str>value, "bot"):
         return S_BOT
     return S_OTHER
 
@@ -734,7 +721,7 @@ cdef class ReplyTracker:
         if type(name) is not str:
             return self._platforms.get(name)
         for plat in self._platform_list:
-            if _eq(plat.name, <str>name):
+            if str_equal(plat.name, <str>name):
                 return plat
         return None
 
