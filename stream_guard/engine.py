@@ -42,8 +42,14 @@ class BatchResult:
     rejects: list[tuple[int, Reject]] = field(default_factory=list)  # (index in the batch, why)
     outcomes: list[Outcome] = field(default_factory=list)
     events: int = 0  # valid events
-    shops: set = field(default_factory=set)  # (platform, shop_id) whose reply state the batch changed
     pack_version: str = ""
+    tracked: list[dict] = field(default_factory=list)  # the events the reply tracker took
+
+    @property
+    def shops(self) -> set[tuple[str, str]]:
+        """(platform, shop_id) whose reply state the batch changed: worked out only when asked
+        (the worker asks; scan does not)."""
+        return {(event["platform"], event["shop_id"]) for event in self.tracked}
 
 
 class Engine:
@@ -105,9 +111,8 @@ class Engine:
             result.violations += build_violations(
                 event, findings_at[position], snapshot.rulesets[event["platform"]].version)
 
-        tracked = events[first_tracked:] if first_tracked else events
-        result.outcomes = self.tracker.observe_batch(tracked)
-        result.shops = {(event["platform"], event["shop_id"]) for event in tracked}
+        result.tracked = events[first_tracked:] if first_tracked else events
+        result.outcomes = self.tracker.observe_batch(result.tracked)
         if self.metrics is not None:
             self._record(result, len(records), time.perf_counter() - started)
         return result

@@ -75,7 +75,8 @@ class QuietMonitor(Monitor):
 
 def rules_fingerprint(directory: Path) -> tuple:
     """Names, sizes and modification times of the pack files: a change means reload."""
-    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.glob("*.toml")))
+    files = ((path.name, path.stat()) for path in directory.glob("*.toml"))
+    return tuple(sorted((name, stat.st_size, stat.st_mtime_ns) for name, stat in files))
 
 
 class Worker:
@@ -155,8 +156,7 @@ class Worker:
         topic, dead_letters = self.config.violations_topic, self.config.dead_letter_topic
         for tp, records in batch.items():
             partition = tp.partition
-            if not self.state.is_restored(partition):
-                self.metrics.state_restored_shops.inc(self.state.restore(partition))
+            self._ensure_restored(partition)
             offsets = [r.offset for r in records]
             result = self.engine.process_batch([r.value or b"" for r in records],
                                                replayed=self.state.replayed(partition, offsets))
@@ -168,15 +168,20 @@ class Worker:
                 outbox.add(dead_letters, partition, dead_letter_record(
                     record.key, record.value, reject, f"{tp.topic}/{partition}/{record.offset}"))
             done[tp] = offsets[-1] + 1
-        sent = await self._send(outbox)
+        sent = await self._send(outbox.records)
         outputs = asyncio.gather(*sent) if sent else _resolved()
         self._pending.append((outputs, done))
         outputs.add_done_callback(self._mark_acknowledged)
         self._update_lag(done)
 
-    async def _send(self, outbox: Outbox) -> list:
-        """Queue every record with the producer; the futures of their acknowledgements."""
-        return await send_batches(self.producer, outbox.records)
+    async def _send(self, records: dict) -> list:
+        """Queue every record ({(topic, partition): [(key, value, headers)]}) with the producer;
+        the futures of their acknowledgements."""
+        return await send_batches(self.producer, records)
+
+    def _ensure_restored(self, partition: int) -> None:
+        if not self.state.is_restored(partition):
+            self.metrics.state_restored_shops.inc(self.state.restore(partition))
 
     def _mark_acknowledged(self, _future=None) -> None:
         """Mark input offsets of acknowledged batches, strictly in batch order."""
@@ -212,13 +217,11 @@ class Worker:
             for row in tracker.shop_rows(platform, shop_id):
                 rows.add(rows_topic, partition, reply_row_record(row))
         if len(rows):
-            await asyncio.gather(*await self._send(rows))
+            await asyncio.gather(*await self._send(rows.records))
         changes = self.state.take_changes()
-        if changes:
-            changelog = Outbox({self.changelog_topic: self.input_partitions}, self.input_partitions)
-            for partition, records in changes.items():
-                for key, value in records:
-                    changelog.records[self.changelog_topic, partition].append((key, value, []))
+        if changes:  # the changelog is co-partitioned with the input: same partition numbers
+            changelog = {(self.changelog_topic, partition): [(key, value, []) for key, value in records]
+                         for partition, records in changes.items()}
             await asyncio.gather(*await self._send(changelog))
 
     @property
@@ -260,8 +263,7 @@ class Worker:
             self.health.set_ready(False, "rebalancing" if app.rebalancing else "recovering state")
             return
         for tp in self._assigned:  # partitions with nothing to read yet still show their shops
-            if not self.state.is_restored(tp.partition):
-                self.metrics.state_restored_shops.inc(self.state.restore(tp.partition))
+            self._ensure_restored(tp.partition)
         self.health.set_ready(True, f"serving {len(self._assigned)} partition(s)")
         if time.monotonic() - self._lag_at >= LAG_EVERY_S:  # idle partitions' ends move too
             self._lag_at = time.monotonic()

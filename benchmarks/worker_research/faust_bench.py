@@ -44,6 +44,8 @@ from typing import Any, Callable, Optional
 import orjson
 
 import common
+from stream_guard.kafka_io import send_batches
+from stream_guard.worker import QuietMonitor  # the worker's: no per-message monitor bookkeeping
 
 # Faust is imported after the optional uvloop install in main().
 
@@ -92,35 +94,7 @@ def parse():
 
 def build(a):
     import faust
-    from faust.sensors.monitor import Monitor
     from faust.transport.drivers import aiokafka as fk
-
-    class QuietMonitor(Monitor):
-        """Monitor without the per-message / per-event / per-send bookkeeping."""
-
-        def on_message_in(self, tp, offset, message):
-            pass
-
-        def on_stream_event_in(self, tp, offset, stream, event):
-            return None
-
-        def on_stream_event_out(self, tp, offset, stream, event, state=None):
-            pass
-
-        def on_message_out(self, tp, offset, message):
-            pass
-
-        def on_send_initiated(self, producer, topic, message, keysize, valsize):
-            return None
-
-        def on_send_completed(self, producer, state, metadata):
-            pass
-
-        def on_table_get(self, table, key):
-            pass
-
-        def on_table_set(self, table, key, value):
-            pass
 
     class BatchConsumer(fk.Consumer):
         """aiokafka Consumer whose batch topics bypass the per-message path."""
@@ -316,19 +290,8 @@ def build(a):
         topic_name = table.changelog_topic.get_topic_name()
         by_part: dict = {}
         for key, part in items:
-            by_part.setdefault(part, []).append((dumps(key), dumps(data[key])))
-        futs = []
-        for part, kvs in by_part.items():
-            batch = prod.create_batch()
-            for k, v in kvs:
-                if batch.append(key=k, value=v, timestamp=None) is None:
-                    batch.close()
-                    futs.append(await prod.send_batch(batch, topic_name, partition=part))
-                    batch = prod.create_batch()
-                    batch.append(key=k, value=v, timestamp=None)
-            batch.close()
-            futs.append(await prod.send_batch(batch, topic_name, partition=part))
-        await asyncio.gather(*futs)
+            by_part.setdefault((topic_name, part), []).append((dumps(key), dumps(data[key]), []))
+        await asyncio.gather(*await send_batches(prod, by_part))
 
     def maybe_done() -> None:
         if clock.n >= a.expect and not state["stopping"]:
@@ -389,16 +352,8 @@ def build(a):
                         batch.close()
                         futs.append(asyncio.ensure_future(_send(batch, part)))
                 else:
-                    for part, kvs in out.items():
-                        batch = prod.create_batch()
-                        for k, v in kvs:
-                            if batch.append(key=k, value=v, timestamp=None) is None:
-                                batch.close()
-                                futs.append(await prod.send_batch(batch, out_topic, partition=part))
-                                batch = prod.create_batch()
-                                batch.append(key=k, value=v, timestamp=None)
-                        batch.close()
-                        futs.append(await prod.send_batch(batch, out_topic, partition=part))
+                    futs += await send_batches(prod, {(out_topic, part): [(k, v, []) for k, v in kvs]
+                                                      for part, kvs in out.items()})
         return futs
 
     pending: collections.deque = collections.deque()
