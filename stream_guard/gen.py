@@ -981,12 +981,12 @@ def produce(config: GenConfig, bootstrap: str, topic: str, partitions: int, labe
     count records in production order."""
     import asyncio
 
-    from stream_guard.kafka_io import ensure_topic, produce_records
+    from stream_guard.kafka_io import prepare_topics, produce_records
 
     gen = Generation(config)
 
     async def run() -> None:
-        await ensure_topic(bootstrap, topic, partitions)
+        await prepare_topics(bootstrap, {topic: (partitions, 1, {})})
         await produce_records(bootstrap, topic, gen.lines())
 
     asyncio.run(run())

@@ -19,22 +19,6 @@ DESCRIBE_ATTEMPTS = 50
 PRODUCE_CHUNK = 10_000  # records in flight before waiting for their acknowledgements
 
 
-async def ensure_topic(bootstrap: str, topic: str, partitions: int, config: dict | None = None) -> bool:
-    """Create the topic when it does not exist; True when it was created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        if topic in await admin.list_topics():
-            return False
-        try:
-            await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=config or {})])
-        except TopicAlreadyExistsError:
-            return False  # created by someone else meanwhile
-        return True
-    finally:
-        await admin.close()
-
-
 async def prepare_topics(bootstrap: str, wanted: dict[str, tuple[int, int, dict]]) -> dict[str, int]:
     """Create each topic of `wanted` (name -> (partitions, replication, config)) that is missing;
     the partition count of every one of them, as it is on the broker."""
