@@ -552,6 +552,13 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
 
 
 @cython.final
+cdef Pending* _pending_for(Py_ssize_t n) except NULL:
+    cdef Pending* pending = <Pending*>PyMem_Malloc(max(n, 1) * sizeof(Pending))
+    if pending == NULL:
+        raise MemoryError()
+    return pending
+
+
 cdef class ReplyTracker:
     """Reply-rate tracking in event time for the platforms of `profiles` (see stream_guard.replies)."""
     cdef readonly dict profiles
@@ -602,27 +609,15 @@ cdef class ReplyTracker:
         cdef list batch = events if type(events) is list else list(events)
         cdef Py_ssize_t n = len(batch), i, ready
         cdef Pending* pending
-        cdef Pending* p
         cdef list out = []
         for event in batch:
             if type(event) is dict:
                 self._learn_keys(<dict>event)
                 break
-        pending = <Pending*>PyMem_Malloc(max(n, 1) * sizeof(Pending))
-        if pending == NULL:
-            raise MemoryError()
+        pending = _pending_for(n)
         try:
             ready = self._resolve(batch, pending, n)
-            for i in range(ready):
-                # fetch ahead what the events a few places on will read first: their shop's
-                # heaps, then the event each will release (both were written a minute ago)
-                if i + PREFETCH_FAR < ready and pending[i + PREFETCH_FAR].shop != NULL:
-                    (<_Shop>pending[i + PREFETCH_FAR].shop).prefetch_heaps()
-                if i + PREFETCH_NEAR < ready and pending[i + PREFETCH_NEAR].shop != NULL:
-                    (<_Shop>pending[i + PREFETCH_NEAR].shop).prefetch_next()
-                p = &pending[i]
-                if p.shop != NULL and not self._late(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, out):
-                    self._take(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender, out)
+            self._apply_resolved(pending, ready, out)
             # from the first event the first pass could not take (not a dict, a field missing or
             # mistyped), one at a time: the same results, and the same error at the same event
             for i in range(ready, n):
@@ -631,39 +626,88 @@ cdef class ReplyTracker:
             PyMem_Free(pending)
         return out
 
+    def observe_decoded(self, batch, Py_ssize_t start=0):
+        """`observe_batch` for the events of an `EventBatch` (the engine's decoded columns, whose
+        fields `events.decode` has checked) from position `start` on."""
+        cdef list platforms = batch.platform, shop_ids = batch.shop_id, times = batch.ts
+        cdef list event_ids = batch.event_id, buyers = batch.buyer_id, kinds = batch.kind, senders = batch.sender
+        cdef Py_ssize_t n = len(platforms) - start, i
+        cdef Pending* pending
+        cdef list out = []
+        if n <= 0:
+            return out
+        pending = _pending_for(n)
+        try:
+            for i in range(n):
+                self._pend(&pending[i], platforms[start + i], shop_ids[start + i], times[start + i],
+                           <PyObject*>event_ids[start + i], <PyObject*>buyers[start + i], kinds[start + i],
+                           senders[start + i])
+            self._apply_resolved(pending, n, out)
+        finally:
+            PyMem_Free(pending)
+        return out
+
+    cdef int _apply_resolved(self, Pending* pending, Py_ssize_t ready, list out) except -1:
+        """The second pass: apply the first `ready` resolved events in order."""
+        cdef Py_ssize_t i
+        cdef Pending* p
+        for i in range(ready):
+            # fetch ahead what the events a few places on will read first: their shop's
+            # heaps, then the event each will release (both were written a minute ago)
+            if i + PREFETCH_FAR < ready and pending[i + PREFETCH_FAR].shop != NULL:
+                (<_Shop>pending[i + PREFETCH_FAR].shop).prefetch_heaps()
+            if i + PREFETCH_NEAR < ready and pending[i + PREFETCH_NEAR].shop != NULL:
+                (<_Shop>pending[i + PREFETCH_NEAR].shop).prefetch_next()
+            p = &pending[i]
+            if p.shop != NULL and not self._late(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, out):
+                self._take(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender, out)
+        return 0
+
     cdef Py_ssize_t _resolve(self, list batch, Pending* pending, Py_ssize_t n) except -1:
         """Fill `pending` for the leading events of the batch that are dicts with well-typed
         fields; the number filled."""
         cdef Py_ssize_t i
         cdef PyObject* fields[F_COUNT]
-        cdef _Platform plat
-        cdef _Shop shop
-        cdef Pending* p
+        cdef PyObject* event_id
+        cdef PyObject* buyer
         for i in range(n):
             event = batch[i]
             if type(event) is not dict:
                 return i
             self._fields(<dict>event, fields)
-            p = &pending[i]
             if fields[F_PLATFORM] == NULL:
                 return i
-            plat = self._platform(<object>fields[F_PLATFORM])
-            if plat is None:
-                p.shop = NULL  # not a tracked platform: nothing to do
+            if self._platform(<object>fields[F_PLATFORM]) is None:
+                pending[i].shop = NULL  # not a tracked platform: nothing to do
                 continue
             if fields[F_SHOP_ID] == NULL or fields[F_TS] == NULL or type(<object>fields[F_TS]) is not int:
                 return i
-            p.ts = <object>fields[F_TS]  # an OverflowError as observe gives it
-            p.event_id = <PyObject*>"" if fields[F_EVENT_ID] == NULL else fields[F_EVENT_ID]
-            p.buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
-            if type(<object>p.event_id) is not str or type(<object>p.buyer) is not str:
+            event_id = <PyObject*>"" if fields[F_EVENT_ID] == NULL else fields[F_EVENT_ID]
+            buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
+            if type(<object>event_id) is not str or type(<object>buyer) is not str:
                 return i
-            p.kind = K_MESSAGE if fields[F_KIND] == NULL else _kind(<object>fields[F_KIND])
-            p.sender = S_OTHER if fields[F_SENDER] == NULL else _sender(<object>fields[F_SENDER])
-            shop = self._shop(plat, <object>fields[F_SHOP_ID])
-            p.shop = <PyObject*>shop
-            _prefetch(p.shop)
+            self._pend(&pending[i], <object>fields[F_PLATFORM], <object>fields[F_SHOP_ID], <object>fields[F_TS],
+                       event_id, buyer, None if fields[F_KIND] == NULL else <object>fields[F_KIND],
+                       None if fields[F_SENDER] == NULL else <object>fields[F_SENDER])
         return n
+
+    cdef int _pend(self, Pending* p, object platform, object shop_id, object ts, PyObject* event_id,
+                   PyObject* buyer, object kind, object sender) except -1:
+        """One event of the first pass: its shop found (and asked for), its fields in C."""
+        cdef _Platform plat = self._platform(platform)
+        cdef _Shop shop
+        if plat is None:
+            p.shop = NULL  # not a tracked platform: nothing to do
+            return 0
+        p.ts = ts  # an OverflowError as observe gives it
+        p.event_id = event_id  # borrowed: the batch holds them
+        p.buyer = buyer
+        p.kind = _kind(kind)
+        p.sender = _sender(sender)
+        shop = self._shop(plat, shop_id)
+        p.shop = <PyObject*>shop
+        _prefetch(p.shop)
+        return 0
 
     cdef int _fields(self, dict event, PyObject** fields) except -1:
         """The fields the tracker reads (NULL: absent), borrowed. One walk over the event matches

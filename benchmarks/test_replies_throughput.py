@@ -7,16 +7,16 @@ buyers over to a human, agents reply after a skewed delay (most within 60 s, som
 threshold, a tail beyond 180 s, some never), buyers come back with another question, a few are
 reported or blocked. Events arrive in order of time plus a jitter of up to 20 s (inside the
 60 s allowed lateness), so the tracker holds and reorders as it would on a topic. The day is kept
-as JSON records; each batch is decoded (orjson, not timed) just before it is observed, as the
-engine does, so the tracker meets fresh dicts and strings as it will in the worker.
+as JSON records; each batch is decoded (`events.decode_batch`, not timed) just before it is
+observed, as the engine does, so the tracker meets fresh columns and strings as in the worker.
 
 Figures (all reported, never asserted; budget: <= 1 us per event at the median):
-- batch: `observe_batch` over batches of 1000 events, each batch timed; per event = batch time /
-  1000; median and p99 over the batches, events/s over the whole day;
+- batch: `observe_decoded` (the engine's call) over batches of 1000 decoded events, each batch
+  timed; per event = batch time / 1000; median and p99 over the batches, events/s over the day;
 - single: `observe` of each event of a sample (the first 100k events, fed in order to a fresh
   tracker), each call timed with perf_counter_ns (its own cost, measured, included);
-- oracle: the pure-Python tracker (`tests/reply_oracle.py`) on the first 100k events in batches:
-  the ratio is oracle time / native time on the same events;
+- oracle: the pure-Python tracker (`tests/reply_oracle.py`, `observe_batch` of event dicts) on
+  the first 100k events in batches: the ratio is oracle time / native time on the same events;
 - memory, by tracemalloc (it sees every allocation of the tracker: Python objects and the heaps,
   which are PyMem blocks): bytes per open turn = growth while N buyers of one shop ask once and
   are not answered, divided by the open turns (the ids belong to the events, built beforehand,
@@ -42,6 +42,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from stream_guard.events import Limits, decode_batch
 from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
 from stream_guard.replies import ReplyTracker
 
@@ -75,7 +76,7 @@ def generate_day(n_events: int, n_shops: int, seed: int = 11) -> list[dict]:
         nonlocal n
         n += 1
         event = {"event_id": f"e{n:07d}", "platform": platform, "shop_id": shop, "buyer_id": buyer,
-                 "sender": senders[sender], "kind": kind, "ts": ts}
+                 "conversation_id": buyer, "sender": senders[sender], "kind": kind, "text": "好", "ts": ts}
         sent.append((ts + rnd.randrange(20_000), event))
 
     while n < n_events:
@@ -119,18 +120,25 @@ def _quantile(values, q):
 
 def _decoded(records):
     """The records BATCH at a time, decoded just before they are observed, as the engine does
-    (not timed): the tracker meets fresh dicts and strings, as it will in the worker."""
+    (not timed): the tracker meets fresh columns and strings, as it will in the worker."""
+    now_ms = DAY_START_MS + 2 * DAY_MS
     for i in range(0, len(records), BATCH):
-        yield [orjson.loads(r) for r in records[i:i + BATCH]]
+        batch, rejects = decode_batch(records[i:i + BATCH], Limits(), now_ms, PLATFORMS)
+        assert not rejects, rejects[:1]
+        yield batch
 
 
-def _batches(tracker, records) -> tuple[list[float], int]:
-    """observe_batch over each batch: ns per event of each batch, and ns in all."""
+def _dicts(batch) -> list[dict]:
+    return [batch.event(i) for i in range(len(batch))]
+
+
+def _batches(observe, batches) -> tuple[list[float], int]:
+    """observe(batch) for each batch: ns per event of each batch, and ns in all."""
     clock = time.perf_counter_ns
     per_event, total = [], 0
-    for batch in _decoded(records):
+    for batch in batches:
         t0 = clock()
-        tracker.observe_batch(batch)
+        observe(batch)
         took = clock() - t0
         per_event.append(took / len(batch))
         total += took
@@ -142,7 +150,7 @@ def _singles(tracker, records) -> list[int]:
     observe = tracker.observe
     out = []
     for batch in _decoded(records):
-        for event in batch:
+        for event in _dicts(batch):
             t0 = clock()
             observe(event)
             out.append(clock() - t0)
@@ -203,19 +211,22 @@ def records(scale):
 def test_replies_throughput(benchmark, profiles, scale, records, results):
     def run():
         tracker = ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS)
-        per_event, total_ns = _batches(tracker, records)
+        per_event, total_ns = _batches(tracker.observe_decoded, _decoded(records))
         tracker.finish()
         return tracker, per_event, total_ns
 
-    _batches(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), records[:20_000])  # warm up
+    _batches(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS).observe_decoded, _decoded(records[:20_000]))
     benchmark.group = "replies"
     tracker, per_event, total_ns = benchmark.pedantic(run, rounds=1, iterations=1)
 
     sample = records[:scale["sample"]]
     singles = _singles(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), sample)
     subset = records[:scale["oracle"]]
-    native_subset = _batches(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), subset)[1]
-    oracle_subset = _batches(reply_oracle.ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS), subset)[1]
+    native_subset = _batches(ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS).observe_decoded,
+                             _decoded(subset))[1]
+    oracle_batches = [_dicts(batch) for batch in _decoded(subset)]
+    oracle_subset = _batches(reply_oracle.ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS).observe_batch,
+                             oracle_batches)[1]
 
     rows = tracker.shop_days()
     row = {
@@ -239,8 +250,8 @@ def test_replies_queries(profiles, records, results):
     tracker = ReplyTracker(profiles, allowed_lateness_ms=LATENESS_MS)
     keys = set()
     for batch in _decoded(records):  # not timed
-        tracker.observe_batch(batch)
-        keys.update((e["platform"], e["shop_id"]) for e in batch)
+        tracker.observe_decoded(batch)
+        keys.update(zip(batch.platform, batch.shop_id))
     clock = time.perf_counter
     times = []
     for _ in range(5):
@@ -280,7 +291,7 @@ def test_replies_memory(profiles, scale, records, results):
         grown, tracker = _traced(feed)
         per_turn[platform] = grown / tracker.open_turn_count()
 
-    day = [e for batch in _decoded(records) for e in batch]
+    day = [e for batch in _decoded(records) for e in _dicts(batch)]
     subset = set(sorted({(e["platform"], e["shop_id"]) for e in day})[:scale["memory_shops"]])
     events = [e for e in day if (e["platform"], e["shop_id"]) in subset]
     del day
@@ -300,12 +311,12 @@ def test_replies_memory(profiles, scale, records, results):
 
 def print_replies_summary(write, r: dict) -> None:
     write("")
-    write(f"reply tracking: budget <= {BUDGET_US_PER_EVENT} us/event median (observe_batch)")
+    write(f"reply tracking: budget <= {BUDGET_US_PER_EVENT} us/event median (observe_decoded)")
     if "batch_median_us" in r:
         ok = "ok" if r["batch_median_us"] <= BUDGET_US_PER_EVENT else "OVER"
         write(f"  {r['events']:,} events, {r['shops']:,} shops, {r['shop_days']:,} shop-days, "
               f"{r['consults']:,} consults")
-        write(f"  observe_batch (batches of {BATCH}): median {r['batch_median_us']:.3f} us/event, "
+        write(f"  observe_decoded (batches of {BATCH}): median {r['batch_median_us']:.3f} us/event, "
               f"p99 {r['batch_p99_us']:.3f} us/event, {r['events_per_s']:,.0f} events/s  {ok}")
         write(f"  observe, one call timed ({r['sample']:,} events): median {r['single_median_us']:.3f} us, "
               f"p99 {r['single_p99_us']:.3f} us (timer alone {r['timer_us']:.3f} us)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from stream_guard._events import route
+from stream_guard._events import EventBatch, route
 from stream_guard.events import Limits, Reject, decode_batch
 from stream_guard.metrics import Metrics
 from stream_guard.registry import Registry
@@ -43,13 +43,17 @@ class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     events: int = 0  # valid events
     pack_version: str = ""
-    tracked: list[dict] = field(default_factory=list)  # the events the reply tracker took
+    decoded: EventBatch | None = None
+    first_tracked: int = 0  # the position in `decoded` of the first event the reply tracker took
 
     @property
     def shops(self) -> set[tuple[str, str]]:
         """(platform, shop_id) whose reply state the batch changed: worked out only when asked
         (the worker asks; scan does not)."""
-        return {(event["platform"], event["shop_id"]) for event in self.tracked}
+        if self.decoded is None:
+            return set()
+        start = self.first_tracked
+        return set(zip(self.decoded.platform[start:], self.decoded.shop_id[start:]))
 
 
 class Engine:
@@ -107,12 +111,12 @@ class Engine:
                 if findings:
                     findings_at[i] = findings
         for position in sorted(findings_at):
-            event = events[position]
+            event = events.event(position)
             result.violations += build_violations(
                 event, findings_at[position], snapshot.rulesets[event["platform"]].version)
 
-        result.tracked = events[first_tracked:] if first_tracked else events
-        result.outcomes = self.tracker.observe_batch(result.tracked)
+        result.decoded, result.first_tracked = events, first_tracked
+        result.outcomes = self.tracker.observe_decoded(events, first_tracked)
         if self.metrics is not None:
             self._record(result, len(records), time.perf_counter() - started)
         return result

@@ -11,6 +11,7 @@ from typing import NamedTuple, Sequence
 
 import orjson
 
+from stream_guard._events import EventBatch
 from stream_guard._events import decode_batch as _decode_batch
 from stream_guard.packs import SENDERS
 
@@ -77,12 +78,12 @@ def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
     return _check(event, limits, now_ms, platforms)
 
 
-def decode_batch(records: Sequence[bytes], limits: Limits, now_ms: int, platforms) -> tuple[list[dict], list[tuple[int, Reject]]]:
-    """`decode` of each record: (the events in order, [(index of the record, Reject)]). The
-    common record, a well-formed message, is checked natively (`_native/_events.pyx`, the fast
-    path of `decode` in C-API calls); every other one goes through `decode`."""
+def decode_batch(records: Sequence[bytes], limits: Limits, now_ms: int, platforms) -> tuple[EventBatch, list[tuple[int, Reject]]]:
+    """`decode` of each record: (the events in order, by columns, [(index of the record, Reject)]).
+    The common record, a well-formed event, is read natively (`_native/_events.pyx`) straight
+    into the columns; every other one goes through `decode`."""
     return _decode_batch(records if type(records) is list else list(records), lambda raw: decode(raw, limits, now_ms, platforms), limits.max_record_bytes,
-                         limits.max_text_bytes, _MIN_TS, now_ms + limits.max_future_ms, tuple(platforms), _SENDER_NAMES)
+                         limits.max_text_bytes, _MIN_TS, now_ms + limits.max_future_ms, tuple(platforms), _SENDER_NAMES, KINDS)
 
 
 def _check(event: dict, limits: Limits, now_ms: int, platforms) -> dict | Reject:

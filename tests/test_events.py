@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream_guard._events import route
-from stream_guard.events import _MAX_TS, _MIN_TS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
+from stream_guard.events import _MAX_TS, _MIN_TS, KINDS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
 from stream_guard.packs import PLATFORMS, SENDERS
 
 NOW = 1_763_900_000_000
@@ -131,13 +131,87 @@ RECORDS = st.one_of(
     st.binary(max_size=40), st.sampled_from([b"[1]", b"null", b'{"a": 1', b'{"text": "\xff"}', b" " * 70]))
 
 
-@given(st.lists(RECORDS, max_size=12), st.sampled_from([Limits(), Limits(max_text_bytes=16, max_record_bytes=64)]))
-def test_decode_batch_agrees_with_decode(records, limits):
+# JSON as other producers write it, for the native scanner: any spacing, key order, escapes,
+# repeated keys, nested and odd values, big and fractional numbers, and damage to the bytes
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-10**30, max_value=10**30),
+              st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=4),
+              st.sampled_from(["\\", '"', "\n", "\u2028", "é好", "\x7f"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=8)
+SPACING = st.sampled_from(["", " ", "\n", "\t ", "\r\n  "])
+
+
+@st.composite
+def json_records(draw) -> bytes:
+    fields = list(GOOD.items())
+    for key, value in draw(st.lists(st.tuples(st.sampled_from(sorted(GOOD) + ["kind", "extra", "tèxt"]),
+                                              st.one_of(FIELD_VALUES, JSON_VALUES)), max_size=3)):
+        if draw(st.booleans()):  # a repeated key, or one replaced in place
+            fields.append((key, value))
+        else:
+            fields = [(k, value if k == key else v) for k, v in fields] + ([] if key in GOOD else [(key, value)])
+    fields = draw(st.permutations(fields))
+    ascii_only = draw(st.booleans())
+    space = draw(SPACING)
+    members = [json.dumps(k, ensure_ascii=ascii_only) + space + ":" + draw(SPACING) + json.dumps(v, ensure_ascii=ascii_only)
+               for k, v in fields]
+    raw = (draw(SPACING) + "{" + space + ("," + space).join(members) + space + "}" + draw(SPACING)).encode()
+    damage = draw(st.sampled_from(["none", "none", "cut", "byte"]))
+    if damage == "cut":
+        raw = raw[:draw(st.integers(0, len(raw)))]
+    elif damage == "byte":
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xe5", b"\\", b'"', b",", b"}", b"\x00"])) + raw[at:]
+    return raw
+
+
+BATCH_LIMITS = st.sampled_from([Limits(), Limits(max_text_bytes=16, max_record_bytes=64)])
+
+
+def assert_batch_is_decode(records, limits):
+    """decode_batch gives what decode gives, record by record, in its columns and in full."""
     platforms = frozenset(PLATFORMS)
     expected = [decode(raw, limits, NOW, platforms) for raw in records]
-    events, rejects = decode_batch(records, limits, NOW, platforms)
-    assert events == [e for e in expected if type(e) is dict]
+    batch, rejects = decode_batch(records, limits, NOW, platforms)
     assert rejects == [(i, e) for i, e in enumerate(expected) if type(e) is Reject]
+    events = [(i, e) for i, e in enumerate(expected) if type(e) is dict]
+    assert batch.index == [i for i, _ in events]
+    for column in ("platform", "shop_id", "buyer_id", "event_id", "sender", "kind", "text", "ts"):
+        got = getattr(batch, column)
+        assert got == [e[column] for _, e in events] and [type(v) for v in got] == [type(e[column]) for _, e in events]
+    assert [batch.meta(i) == e.get("meta") for i, (_, e) in enumerate(events)] == [True] * len(events)
+    assert [batch.meta(i) is None for i in range(len(events))] == [e.get("meta") is None for _, e in events]
+    assert [batch.event(i) for i in range(len(events))] == [e for _, e in events]
+
+
+@given(st.lists(RECORDS, max_size=12), BATCH_LIMITS)
+def test_decode_batch_agrees_with_decode(records, limits):
+    assert_batch_is_decode(records, limits)
+
+
+@given(st.lists(json_records(), max_size=6), BATCH_LIMITS)
+def test_decode_batch_agrees_with_decode_on_any_json(records, limits):
+    assert_batch_is_decode(records, limits)
+
+
+@pytest.mark.parametrize("raw", [
+    orjson.dumps(GOOD),
+    json.dumps(GOOD, ensure_ascii=False, indent=2).encode(),
+    with_(meta=..., agent_id=None, kind="message", extra=[1.5, {"a": [True, None]}]),
+    with_(meta={"deep": {"er": [1, 2, {"x": "好"}]}, "price": -0.25}),
+    with_(kind="handoff", sender="system", text=...),
+    with_(kind="buyer_reported", sender="system"),
+])
+def test_a_well_formed_event_is_read_without_the_slow_path(raw):
+    """The scanner takes the common shapes itself: the agreement above is not met by sending
+    everything to `decode`."""
+    from stream_guard import _events
+    asked = []
+    batch, rejects = _events.decode_batch([raw], asked.append, 1 << 20, 16384, _MIN_TS, NOW + 1, tuple(PLATFORMS),
+                                          tuple(SENDERS), KINDS)
+    assert asked == [] and rejects == [] and batch.text == [orjson.loads(raw).get("text", "")]
+    assert batch.meta(0) == orjson.loads(raw).get("meta")
 
 
 def route_by_definition(events, roles):
@@ -153,7 +227,8 @@ def route_by_definition(events, roles):
 
 @given(st.lists(RECORDS, max_size=12), st.fixed_dictionaries({p: st.sets(st.sampled_from(SENDERS)) for p in PLATFORMS}))
 def test_route_agrees_with_its_definition(records, roles):
-    events, _ = decode_batch(records, Limits(), NOW, frozenset(PLATFORMS))
+    batch, _ = decode_batch(records, Limits(), NOW, frozenset(PLATFORMS))
+    events = [batch.event(i) for i in range(len(batch))]
     roles = {p: tuple(sorted(names)) for p, names in roles.items()}
-    got = route(events, roles)
+    got = route(batch, roles)
     assert got == route_by_definition(events, roles) and list(got) == list(route_by_definition(events, roles))
