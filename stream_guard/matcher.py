@@ -7,6 +7,8 @@
 census(text) -> (digits, latin letters, dots between letters/digits, at signs), on folded text
 census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule engine's cheap
     first question (could a detector find anything here?) in one native pass
+census_flags_batch(texts, min_digits, short_len, symbols="") -> [FLAG_* bits], one per text
+CharMap(table).translate(text) -> text.translate(table), for a one-to-one table, in C
 
 Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python
 fallback: a silently 50x slower matcher is worse than a clear error at import.
@@ -15,8 +17,8 @@ from __future__ import annotations
 
 try:
     from stream_guard._matcher import (
-        FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, UNIDATA_VERSION, Matcher, census,
-        census_flags, fold_codepoint_py,
+        FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, UNIDATA_VERSION, CharMap, Matcher, census,
+        census_flags, census_flags_batch, fold_codepoint_py,
     )
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
@@ -28,6 +30,6 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 Hit = tuple[int, int, int]
 
 __all__ = [
-    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "Hit", "Matcher",
-    "UNIDATA_VERSION", "census", "census_flags", "fold_codepoint_py",
+    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "CharMap", "Hit", "Matcher",
+    "UNIDATA_VERSION", "census", "census_flags", "census_flags_batch", "fold_codepoint_py",
 ]

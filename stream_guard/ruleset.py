@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping
 from stream_guard import detectors
 from stream_guard.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
 from stream_guard.matcher import (
-    FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, Matcher, census_flags, fold_codepoint_py,
+    FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, Matcher, census_flags, census_flags_batch,
+    fold_codepoint_py,
 )
 from stream_guard.packs import Pack, Rule
 
@@ -163,7 +164,7 @@ class Ruleset:
         return tuple(p for p in rule.any if spell(p) in allowed)
 
     def _symbol_hits(self, text: str) -> list[tuple[int, int, int]]:
-        folded = text.translate(detectors.ASCII_FOLD)
+        folded = detectors.ASCII_FOLD_MAP.translate(text)
         found = []
         for pid, phrase in self._symbol_phrases:
             at = folded.find(phrase)
@@ -177,27 +178,26 @@ class Ruleset:
     def judge_batch(self, messages: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[list[Finding]]:
         """Findings for (text, sender, meta) triples, with one native call for the batch."""
         messages = list(messages)
-        all_hits = self.matcher.find_batch([m[0] for m in messages])
-        return [self._judge(text, sender, meta, hits, self._flags_of(text), None)
-                if hits or self._may_hold_something(text) else []
-                for (text, sender, meta), hits in zip(messages, all_hits)]
+        texts = [m[0] for m in messages]
+        all_hits = self.matcher.find_batch(texts)
+        all_flags = census_flags_batch(texts, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
+        return [self._judge(text, sender, meta, hits, flags, None) if hits or self._may_hold_something(text, flags) else []
+                for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
         hits = self._find(text)
-        flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
-        if not hits:  # _may_hold_something(), inlined on this hot path
-            woken = flags & self._wake_flags
-            if not woken or (woken == FLAG_SHORT and text.strip(self._filler_strip)):
-                return []
+        flags = self._flags_of(text)
+        if not hits and not self._may_hold_something(text, flags):
+            return []
         return self._judge(text, sender, meta, hits, flags, None)
 
     def _flags_of(self, text: str) -> int:
         return census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
 
-    def _may_hold_something(self, text: str) -> bool:
-        """The common message, with no phrase hit, stops here: after one native census, nothing
-        a detector could find (no long number, a.b, @, symbol phrase or curt filler)."""
-        woken = self._flags_of(text) & self._wake_flags
+    def _may_hold_something(self, text: str, flags: int) -> bool:
+        """The common message, with no phrase hit, stops here: after one native census (`flags`),
+        nothing a detector could find (no long number, a.b, @, symbol phrase or curt filler)."""
+        woken = flags & self._wake_flags
         return bool(woken) and not (woken == FLAG_SHORT and text.strip(self._filler_strip))
 
     def explain(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None):

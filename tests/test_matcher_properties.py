@@ -1,11 +1,14 @@
-"""The native matcher agrees with the brute-force oracle on random texts and pattern sets."""
+"""The native matcher agrees with the brute-force oracle on random texts and pattern sets; its
+character maps and batch census agree with their Python definitions."""
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import oracle
-from stream_guard.matcher import Matcher
+from stream_guard import detectors
+from stream_guard.matcher import CharMap, Matcher, census_flags, census_flags_batch
 
 # Characters that exercise every folding path: ASCII, full-width, enclosed and circled forms,
 # super/subscripts, traditional and simplified, numerals, separators, zero-width, emoji, astral
@@ -79,3 +82,24 @@ def test_empty_inputs():
     matcher = Matcher(["", "  ", "微信"])
     assert matcher.unreachable == (0, 1)
     assert matcher.find("加微信") == ((2, 1, 3),)
+
+
+@given(st.text(alphabet=ALPHABET + "".join(map(chr, detectors.ASCII_FOLD)), max_size=40) | st.text(max_size=20),
+       st.sampled_from(["ascii", "shape", "random"]), st.randoms(use_true_random=False))
+def test_char_map_translates_as_str_translate(text, which, rnd):
+    if which == "random":  # any one-to-one table, any code points on either side
+        table = {ord(rnd.choice(text or "a")): chr(rnd.randrange(0x110000 - 0x800)) for _ in range(3)}
+    else:
+        table = detectors.ASCII_FOLD if which == "ascii" else detectors.SHAPE
+    assert CharMap(table).translate(text) == text.translate(table)
+
+
+def test_char_map_refuses_tables_that_are_not_one_to_one():
+    for table in ({ord("a"): "bc"}, {ord("a"): None}, {ord("a"): ""}):
+        with pytest.raises(ValueError):
+            CharMap(table)
+
+
+@given(st.lists(texts, max_size=5), st.sampled_from(["", "+", "+@#"]))
+def test_census_flags_batch_is_census_flags_of_each(batch, symbols):
+    assert census_flags_batch(batch, 5, 3, symbols) == [census_flags(t, 5, 3, symbols) for t in batch]
