@@ -130,10 +130,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def _fetch(self) -> tuple:
         """The next records with the generation they were fetched in; after a dropped fetch,
-        first back to the committed offsets (once the flow runs again), as Consumer.getmany does."""
+        first back to the committed offsets (once the flow runs again), as Consumer.getmany does.
+        The generation is read once the flow runs: a fetch waiting out a rebalance belongs to the
+        generation that resumes it."""
+        if not self.flow_active:
+            await self.wait(self.can_resume_flow)
         if self._reread_committed:
-            if not self.flow_active:
-                await self.wait(self.can_resume_flow)
             self._reread_committed = False
             await self.perform_seek()
         generation = self.app.consumer_generation_id
@@ -150,6 +152,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     fetching = asyncio.ensure_future(self._fetch())
                 generation, records, active = await fetching
                 fetching = None
+                # Faust's per-message path keeps Faust's rule: records count for the generation in
+                # which they arrive. Recovery seeks and resumes the changelog partitions while a
+                # fetch can be in flight, and the records that fetch brings back are the ones
+                # recovery waits for: dropped, recovery would wait for ever (their offsets are
+                # already behind the consumer's position)
+                arrived_in = self.app.consumer_generation_id
                 if not records or self.should_stop:
                     await asyncio.sleep(0)
                     continue
@@ -161,7 +169,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                         batch[tp] = tp_records
                         continue
                     for record in tp_records:  # Faust's per-message path
-                        if generation != self.app.consumer_generation_id or not self.flow_active:
+                        if arrived_in != self.app.consumer_generation_id or not self.flow_active:
                             break
                         seen = read_offset.get(tp)
                         if seen is None or record.offset >= seen:
