@@ -112,7 +112,7 @@ cdef inline int _sender(object value):
 # ---- outcomes ------------------------------------------------------------------------------------
 
 
-@cython.freelist(64)
+@cython.freelist(1024)  # a batch decides a few hundred turns; they are freed together after it
 @cython.no_gc
 cdef class Outcome:
     """A decided turn (`valid`, `late`, `missed`), a `reply_missed` notice, or a `late_event`."""
@@ -178,6 +178,7 @@ cdef object _iso(int32_t ordinal):
     return s
 
 
+@cython.final
 cdef class _Clock:
     """Local day (ordinal) and second of day of event times in one zone."""
     cdef object zone
@@ -198,6 +199,14 @@ cdef class _Clock:
             return 0
         return self._compute(ts, day, second)
 
+    cdef inline int64_t day_end(self, int64_t ts):
+        """The end of ts's local day when it is cached, else ts + 1 (ask again next time)."""
+        if self.start0 <= ts < self.end0:
+            return self.end0
+        if self.start1 <= ts < self.end1:
+            return self.end1
+        return ts + 1
+
     cdef int _compute(self, int64_t ts, int32_t* day, int32_t* second) except -1:
         local = datetime.fromtimestamp(<double>ts / 1000.0, self.zone)
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -215,6 +224,7 @@ cdef class _Clock:
 # ---- per-shop state ------------------------------------------------------------------------------
 
 
+@cython.final
 cdef class _Platform:
     """A reply profile in the form the state machine reads it, and the platform's shops."""
     cdef readonly str name
@@ -378,8 +388,11 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
     cdef Py_ssize_t n_open  # open turns
     cdef int64_t opened     # turns opened so far: the opening order of turns
     cdef list days        # _Day, oldest first: the watermark's day, the day before, rarely more
+    cdef _Day recent      # the day `day` found last (None: none yet, or it was closed), and its
+    cdef int32_t recent_ordinal  # ordinal: a turn opens on it nearly always, found without the list
     cdef bint has_watermark_day
     cdef int32_t watermark_day  # the watermark's local day at the last day-closing check
+    cdef int64_t watermark_day_end  # and its end: no check is needed before the watermark gets there
 
     def __cinit__(self, _Platform plat, shop_id):
         self.plat = plat
@@ -506,6 +519,12 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
     # -- days --
 
     cdef _Day day(self, int32_t ordinal):
+        if self.recent is None or self.recent_ordinal != ordinal:
+            self.recent, self.recent_ordinal = self._find_day(ordinal), ordinal
+        return self.recent
+
+    cdef _Day _find_day(self, int32_t ordinal):
+        """The day in the list, made when missing."""
         cdef Py_ssize_t i = len(self.days)
         cdef _Day d
         while i > 0:
@@ -521,6 +540,12 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
         d.units = []
         self.days.insert(i, d)
         return d
+
+    cdef void keep_days_from(self, int32_t cutoff):
+        """Forget the days before `cutoff`."""
+        self.days = [d for d in self.days if (<_Day>d).ordinal >= cutoff]
+        if self.recent is not None and self.recent_ordinal < cutoff:
+            self.recent = None
 
     cdef _Buyer buyer(self, object buyer):
         """The buyer's record, made when missing."""
@@ -551,7 +576,6 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
 # ---- the tracker ---------------------------------------------------------------------------------
 
 
-@cython.final
 cdef Pending* _pending_for(Py_ssize_t n) except NULL:
     cdef Pending* pending = <Pending*>PyMem_Malloc(max(n, 1) * sizeof(Pending))
     if pending == NULL:
@@ -559,6 +583,7 @@ cdef Pending* _pending_for(Py_ssize_t n) except NULL:
     return pending
 
 
+@cython.final
 cdef class ReplyTracker:
     """Reply-rate tracking in event time for the platforms of `profiles` (see stream_guard.replies)."""
     cdef readonly dict profiles
@@ -760,10 +785,14 @@ cdef class ReplyTracker:
 
     cdef _Platform _platform(self, object name):
         """The platform called `name`, or None: a few string comparisons, no hashing of a
-        freshly decoded string."""
+        freshly decoded string. The decoder gives the names of its platform list, usually the
+        profiles' own objects: their identity is tried first."""
         cdef _Platform plat
         if type(name) is not str:
             return self._platforms.get(name)
+        for plat in self._platform_list:
+            if plat.name is name:
+                return plat
         for plat in self._platform_list:
             if str_equal(plat.name, <str>name):
                 return plat
@@ -846,7 +875,10 @@ cdef class ReplyTracker:
             self._apply(shop, item.ts, buyer, item.kind, item.sender, out)
         if bounded:
             self._mark_overdue(shop, watermark, out)
-            self._close_old_days(shop, watermark, out)
+            # the watermark only moves forward: short of the end of the day of the last check,
+            # it is still on that day and nothing can close
+            if watermark >= shop.watermark_day_end:
+                self._close_old_days(shop, watermark, out)
         return 0
 
     cdef int _mark_overdue(self, _Shop shop, int64_t now, list out) except -1:
@@ -1011,6 +1043,7 @@ cdef class ReplyTracker:
         cdef _Turn turn
         cdef _Buyer b
         shop.plat.clock.at(watermark, &watermark_day, &second)
+        shop.watermark_day_end = shop.plat.clock.day_end(watermark)
         if shop.has_watermark_day and watermark_day == shop.watermark_day:
             return 0  # the day has not turned since the last check
         shop.has_watermark_day = True
@@ -1040,7 +1073,7 @@ cdef class ReplyTracker:
                 self._closed[key] = rows
             else:
                 closed.extend(rows)
-        shop.days = [d for d in shop.days if d.ordinal >= cutoff]
+        shop.keep_days_from(cutoff)
         for buyer, found in list(shop.buyers.items()):
             b = <_Buyer>found
             if b.session is not None and b.session.day.ordinal < cutoff:
