@@ -36,6 +36,10 @@ STARTS = [int(datetime(2026, 11, 21, 22, 10, tzinfo=ZoneInfo("Asia/Shanghai")).t
 ACTIONS = [("buyer", "message")] * 5 + [("agent", "message")] * 3 + [
     ("bot", "message"), ("bot", "message"), ("system", "handoff"), ("system", "buyer_reported"),
     ("system", "buyer_blocked"), ("system", "message")]
+# shop ids the tracker's index keeps in its slots (short, one byte per character: latin-1 too)
+# and ones it compares as objects (longer than a slot holds, or wider)
+SHOP_IDS = ["s0", "s1", "s" * 36, "s" * 37, "café", "店铺0", "店铺1", "shop🛒", "x" * 300]
+BUYER_IDS = ["b0", "b1", "b2", "b" * 36, "b" * 37, "josé", "买家", "🙂", ""]
 # seconds to the next event: replies in time and late, session gaps, hours, days
 STEPS = [0, 0, 1, 5, 20, 30, 40, 90, 170, 180, 185, 250, 400, 700, 1800, 3600, 4 * 3600, 9 * 3600, 20 * 3600, 47 * 3600]
 # how long an event travels: most arrive at once, some within the lateness, a few later than it
@@ -54,7 +58,9 @@ def timelines(draw):
     # a few conversations (platform, shop, buyer) sharing platforms and shops, so that replies
     # meet their questions and shops have several buyers
     platforms = rnd.sample(PLATFORMS, rnd.randint(1, 3))
-    conversations = [(rnd.choice(platforms), rnd.choice(["s0", "s1"]), rnd.choice(["b0", "b1", "b2"]))
+    shops = rnd.choice([["s0", "s1"], rnd.sample(SHOP_IDS, 3)])
+    buyers = rnd.choice([["b0", "b1", "b2"], rnd.sample(BUYER_IDS, 3)])
+    conversations = [(rnd.choice(platforms), rnd.choice(shops), rnd.choice(buyers))
                      for _ in range(rnd.randint(1, 6))]
     t = rnd.choice(STARTS) + rnd.randint(0, 3600) * 1000
     sent, asked = [], None
@@ -249,3 +255,61 @@ def test_outcome_is_a_small_value_object():
     assert o != Outcome("valid", "jd", "s1", "b1", "2026-11-20", 1_000, 301_000, True, "")
     assert pickle.loads(pickle.dumps(o)) == o
     assert repr(o).startswith("Outcome(kind='late', platform='jd'")
+
+
+def test_shops_are_found_by_their_ids_while_others_come_and_go():
+    """Hundreds of shops with ids of every shape, a third forgotten and seen again: each event
+    finds its own shop's state, a forgotten shop starts afresh, and none is made twice."""
+    ids = [f"shop{i}" for i in range(150)] + [f"{i:0>36}" for i in range(50)] + [f"{i:0>37}" for i in range(50)]
+    ids += [f"店铺{i}" for i in range(30)] + [f"café{i}" for i in range(20)] + [f"🛒{i}" for i in range(20)]
+    tracker = ReplyTracker(PROFILES, allowed_lateness_ms=0)
+
+    def round_of(sender, seconds):
+        ts = STARTS[0] + seconds * 1000
+        return tracker.observe_batch([{"event_id": f"{s}-{ts}", "platform": "pinduoduo", "shop_id": s, "buyer_id": "b",
+                                       "sender": sender, "kind": "message", "ts": ts} for s in ids])
+
+    round_of("buyer", 0)  # held until the shop's next event passes it
+    forgotten = set(ids[::3])
+    for shop_id in forgotten:
+        tracker.forget_shop("pinduoduo", shop_id)
+    assert tracker.shop_count() == len(ids) - len(forgotten)
+    outcomes = round_of("agent", 30) + round_of("buyer", 60) + round_of("agent", 90)
+    assert tracker.shop_count() == len(ids)
+    outcomes += tracker.finish()
+    valid = {shop_id: 0 for shop_id in ids}
+    for o in outcomes:
+        assert o.kind == "valid", o
+        valid[o.shop_id] += 1
+    # a shop that kept its state answered two questions; a forgotten one lost the first
+    assert valid == {shop_id: 1 if shop_id in forgotten else 2 for shop_id in ids}
+
+
+def test_buyers_are_found_by_their_ids_while_old_days_let_others_go():
+    """One shop, hundreds of buyers with ids of every shape over three days: closing the first day
+    lets its buyers' records go while the second day's stay, then all of them come back. Every
+    figure equals the oracle's."""
+    ids = [f"b{i}" for i in range(200)] + [f"{i:0>37}" for i in range(60)] + [f"买家{i}" for i in range(40)]
+    day_ms = 86_400_000
+
+    def day_of(buyers, day, answered_after_s):
+        events = []
+        for i, buyer in enumerate(buyers):
+            ts = STARTS[0] - 12 * 3_600_000 + day * day_ms + i * 1000  # from 10:10 on, one a second
+            events += [{"event_id": f"q{day}-{buyer}", "platform": "jd", "shop_id": "s", "buyer_id": buyer,
+                        "sender": "buyer", "kind": "message", "ts": ts},
+                       {"event_id": f"a{day}-{buyer}", "platform": "jd", "shop_id": "s", "buyer_id": buyer,
+                        "sender": "agent", "kind": "message", "ts": ts + answered_after_s * 1000}]
+        return sorted(events, key=lambda e: e["ts"])
+
+    first, second = ids[::2], ids[1::2]
+    events = day_of(first, 0, 30) + day_of(second, 1, 200) + day_of(ids, 2, 20)  # jd: valid within 30 s
+    native, oracle = ReplyTracker(PROFILES, allowed_lateness_ms=0), reply_oracle.ReplyTracker(PROFILES, 0)
+    for i in range(0, len(events), 97):
+        assert keys(native.observe_batch(events[i:i + 97])) == keys(oracle.observe_batch(events[i:i + 97]))
+    assert state(native) == state(oracle)
+    assert keys(native.finish()) == keys(oracle.finish())
+    closed = native.drain_closed_rows()
+    assert closed == oracle.drain_closed_rows()
+    assert [(r["day"], r["consults"], r["valid"]) for r in by_shop(closed + native.shop_days())] == [
+        ("2026-11-21", len(first), len(first)), ("2026-11-22", len(second), 0), ("2026-11-23", len(ids), len(ids))]
