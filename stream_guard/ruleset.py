@@ -49,6 +49,10 @@ class _RuleHits:
     context: list[Span] = field(default_factory=list)
 
 
+# the hits of a rule that had none (a detector rule woken by the census): read, never added to
+_NO_HITS = _RuleHits()
+
+
 def _only_symbols(phrase: str) -> bool:
     kinds = [fold_codepoint_py(ord(ch))[0] for ch in phrase]
     return 1 in kinds and all(k in (0, 1) for k in kinds)  # separators, maybe spaces
@@ -238,7 +242,7 @@ class Ruleset:
         findings = []
         for ri in sorted(candidates):
             rule = self.rules[ri]
-            rh = per_rule.get(ri) or _RuleHits()
+            rh = per_rule.get(ri, _NO_HITS)
             decision = Decision(rule, False, "") if decisions is not None else None
             spans = self._rule_spans(rule, rh, sender, meta, view, decision)
             if spans:
