@@ -199,6 +199,46 @@ cdef inline int _field(const char* k, Py_ssize_t n):
     return F_OTHER
 
 
+cdef inline int _key_is(const char* k, Py_ssize_t room, const char* name, Py_ssize_t n, int field,
+                        const char** after):
+    if room >= n and memcmp(k, name, n) == 0:
+        after[0] = k + n
+        return field
+    return -1
+
+
+cdef inline int _known_key(const char* k, const char* end, const char** after):
+    """The known field whose name and closing quote start at `k` (`after`: just past the quote), or
+    -1 when the key is anything else (then read as any string is). A record's keys are nearly all
+    known ones: comparing the name at once skips a string scan and `_field` for each (5% of the
+    core's instructions on a generated day)."""
+    cdef Py_ssize_t room = end - k
+    cdef int f
+    if room < 3:
+        return -1
+    if k[0] == b'e':
+        return _key_is(k, room, 'event_id"', 9, F_EVENT_ID, after)
+    if k[0] == b'p':
+        return _key_is(k, room, 'platform"', 9, F_PLATFORM, after)
+    if k[0] == b's':
+        f = _key_is(k, room, 'shop_id"', 8, F_SHOP_ID, after)
+        return f if f >= 0 else _key_is(k, room, 'sender"', 7, F_SENDER, after)
+    if k[0] == b'c':
+        return _key_is(k, room, 'conversation_id"', 16, F_CONVERSATION_ID, after)
+    if k[0] == b'b':
+        return _key_is(k, room, 'buyer_id"', 9, F_BUYER_ID, after)
+    if k[0] == b'a':
+        return _key_is(k, room, 'agent_id"', 9, F_AGENT_ID, after)
+    if k[0] == b't':
+        f = _key_is(k, room, 'text"', 5, F_TEXT, after)
+        return f if f >= 0 else _key_is(k, room, 'ts"', 3, F_TS, after)
+    if k[0] == b'k':
+        return _key_is(k, room, 'kind"', 5, F_KIND, after)
+    if k[0] == b'm':
+        return _key_is(k, room, 'meta"', 5, F_META, after)
+    return -1
+
+
 cdef bint _scan(const char* s, Py_ssize_t n, Scan* out) except -1:
     """Read a record that is one JSON object: where each known field is. False when the record is
     not one this scanner reads, or a known field has a JSON type the fast path never accepts
@@ -223,12 +263,14 @@ cdef bint _scan(const char* s, Py_ssize_t n, Scan* out) except -1:
         if p >= end or p[0] != b'"':
             return False
         key = p + 1
-        p = _string_end(key, end, &ascii)
-        if p == NULL:
-            return False
-        f = _field(key, p - 1 - key) if ascii else F_OTHER
-        if not ascii and not _valid_utf8(key, p - 1 - key):
-            return False
+        f = _known_key(key, end, &p)
+        if f < 0:
+            p = _string_end(key, end, &ascii)
+            if p == NULL:
+                return False
+            f = _field(key, p - 1 - key) if ascii else F_OTHER
+            if not ascii and not _valid_utf8(key, p - 1 - key):
+                return False
         p = _ws(p, end)
         if p >= end or p[0] != b':':
             return False

@@ -185,7 +185,10 @@ class Ruleset:
         texts = [m[0] for m in messages]
         all_hits = self.matcher.find_batch(texts)
         all_flags = census_flags_batch(texts, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
-        return [self._judge(text, sender, meta, hits, flags, None) if hits or self._may_hold_something(text, flags) else []
+        wake, may_hold_something = self._wake_flags, self._may_hold_something
+        # most messages have no hit and wake no detector: for them, no call at all
+        return [self._judge(text, sender, meta, hits, flags, None)
+                if hits or (flags & wake and may_hold_something(text, flags)) else []
                 for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
