@@ -23,7 +23,14 @@ commit for the batch topics:
   committed input offsets never run ahead of the state;
 - a revocation first lets the batch in hand finish, its outputs be acknowledged and the offsets
   be committed: Faust drops the pending acks of revoked partitions before it commits, which
-  would replay up to a commit interval on every rebalance.
+  would replay up to a commit interval on every rebalance;
+- input is handled only once a rebalance is over and the tables are recovered. Faust pauses the
+  input partitions meanwhile, but a fetch in flight still brings records back (the partitions
+  are active for a moment after an assignment, and again before recovery's final seek), and a
+  batch handled then would restore its partition's reply state from part of the table: a
+  kill -9 test lost reply figures this way. Such records are put back: their partitions are
+  sought to the first of them (committed offsets would not do in a group that has committed
+  nothing yet: aiokafka does not seek to offset 0).
 
 It relies on faust-streaming 0.15.3 internals (`_drain_messages`, `_wait_next_records`,
 `_new_offset`, `_filter_tps_with_pending_acks`, `_read_offset`), which is why that version is
@@ -35,7 +42,10 @@ import asyncio
 import time
 from typing import Awaitable, Callable
 
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+NOT_READY_PAUSE_S = 0.05
 
 
 class BatchConsumer(faust_aiokafka.Consumer):
@@ -116,6 +126,19 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     # ---- fetching ------------------------------------------------------------------------------------
 
+    def _ready_for_input(self) -> bool:
+        app = self.app
+        return not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
+
+    async def _put_back(self, batch: dict) -> None:
+        """Read these records again later: each partition back to the first of them."""
+        for tp, records in batch.items():
+            try:
+                await self.seek(tp, records[0].offset)
+            except IllegalStateError:
+                pass  # no longer assigned here: its new owner reads it from the committed offset
+        await asyncio.sleep(NOT_READY_PAUSE_S)  # recovery is not over: no hurry to fetch again
+
     async def _handle(self, batch: dict) -> None:
         self._batch_idle.clear()
         try:
@@ -181,6 +204,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     # rebalanced since the fetch: the consumer's position is past records nobody
                     # processed, so they are read again from the committed offsets
                     self._reread_committed = True
+                    continue
+                if not self._ready_for_input():
+                    await self._put_back(batch)
                     continue
                 # the consumer thread fetches the next records while the engine works on these; the
                 # yield lets the fetch reach the thread before the engine holds the loop

@@ -28,6 +28,7 @@ def run_loop(fetches) -> tuple:
     async def main():
         app = faust.App("consumer-test", broker="kafka://127.0.0.1:1")
         app.consumer_generation_id = 1
+        app.tables.recovery.completed.set()  # the tables are recovered unless a step says otherwise
         per_message, batches, events = [], [], []
 
         async def callback(message):
@@ -54,11 +55,15 @@ def run_loop(fetches) -> tuple:
         async def perform_seek():
             events.append(("seek to committed", app.consumer_generation_id))
 
+        async def seek(tp, offset):
+            events.append(("seek", tp.partition, offset))
+
         async def handler(batch):
             batches.append({tp: [r.offset for r in rs] for tp, rs in batch.items()})
 
         consumer._wait_next_records = wait_next_records
         consumer.perform_seek = perform_seek
+        consumer.seek = seek
         consumer.handler = handler
         await consumer._drain_messages(fetcher)
         return per_message, batches, events
@@ -99,3 +104,28 @@ def test_batches_of_one_generation_are_handled_in_fetch_order():
     assert batches == [{INPUT: [0, 1, 2]}, {INPUT: [3, 4]}]
     assert per_message == [(CHANGELOG.topic, 0)]
     assert ("seek to committed", 1) not in events
+
+
+def test_input_is_put_back_until_the_rebalance_is_over_and_the_tables_are_recovered():
+    """A fetch in flight brings input back while recovery still fills the table: handled then,
+    its partition's reply state would be restored from part of it. The records are read again
+    from the first of them, and handled once the worker is ready."""
+    def during(flag, value, changelog_offset):
+        def step(app):
+            if flag == "completed":
+                app.tables.recovery.completed.clear()
+            else:
+                setattr(app, flag, value)
+            return {INPUT: records(INPUT, 0, 3), CHANGELOG: records(CHANGELOG, changelog_offset, 1)}
+        return step
+
+    def ready(app):
+        app.rebalancing = app.in_recovery = False
+        app.tables.recovery.completed.set()
+        return {INPUT: records(INPUT, 0, 3)}
+
+    per_message, batches, events = run_loop([during("rebalancing", True, 0), during("in_recovery", True, 1),
+                                             during("completed", False, 2), ready])
+    assert batches == [{INPUT: [0, 1, 2]}]  # once, when ready
+    assert [e for e in events if e[0] == "seek"] == [("seek", 0, 0)] * 3
+    assert per_message == [(CHANGELOG.topic, 0), (CHANGELOG.topic, 1), (CHANGELOG.topic, 2)]  # recovery goes on
