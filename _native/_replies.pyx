@@ -37,7 +37,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from _str_index cimport Slot, StrIndex, index_add, index_find, index_free, index_remove, index_slot, str_hash
+from _str_index cimport (Slot, StrIndex, index_add, index_find, index_free, index_remove, index_slot, index_values,
+                         str_hash)
 from _unicode cimport PyUnicode_GET_LENGTH, str_equal
 
 cdef extern from "Python.h":
@@ -384,6 +385,7 @@ cdef enum:  # the fields observe_batch reads, in ReplyTracker._keys
 
 
 ctypedef struct Pending:  # an event of a batch, its shop found (observe_batch's first pass)
+    PyObject* plat      # borrowed _Platform; NULL: not a tracked platform
     PyObject* shop      # borrowed; NULL: not a tracked platform. Shops go only in finish/forget_shop
     PyObject* event_id  # borrowed from the event, which the batch holds
     PyObject* buyer
@@ -466,9 +468,8 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
             Py_DECREF(<object>self.deadlines[i].turn)
         PyMem_Free(self.held)
         PyMem_Free(self.deadlines)
-        for i in range(self.buyer_index.mask + 1 if self.buyer_index.slots != NULL else 0):
-            if self.buyer_index.slots[i].value != NULL:
-                Py_DECREF(<object>self.buyer_index.slots[i].value)
+        for b in index_values(&self.buyer_index):
+            Py_DECREF(b)  # the index's reference (the list's goes with the list)
         index_free(&self.buyer_index)
 
     cdef inline void prefetch_heaps(self):
@@ -636,12 +637,7 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
 
     cdef list buyer_records(self):
         """Every buyer's record, in no particular order."""
-        cdef Py_ssize_t i
-        cdef list records = []
-        for i in range(self.buyer_index.mask + 1 if self.buyer_index.slots != NULL else 0):
-            if self.buyer_index.slots[i].value != NULL:
-                records.append(<object>self.buyer_index.slots[i].value)
-        return records
+        return index_values(&self.buyer_index)
 
     cdef list open_turns(self):
         """The open turns in the order they were opened."""
@@ -753,12 +749,12 @@ cdef class ReplyTracker:
             # fetched, where one at a time each would wait for its own
             for i in range(n):
                 plat = self._platform(platforms[start + i])
+                pending[i].plat = <PyObject*>plat if plat is not None else NULL
                 if plat is not None:
                     plat.prefetch_shop(shop_ids[start + i])
             for i in range(n):
-                self._pend(&pending[i], platforms[start + i], shop_ids[start + i], times[start + i],
-                           <PyObject*>event_ids[start + i], <PyObject*>buyers[start + i], kinds[start + i],
-                           senders[start + i])
+                self._pend(&pending[i], shop_ids[start + i], times[start + i], <PyObject*>event_ids[start + i],
+                           <PyObject*>buyers[start + i], kinds[start + i], senders[start + i])
             self._apply_resolved(pending, n, out)
         finally:
             PyMem_Free(pending)
@@ -787,6 +783,7 @@ cdef class ReplyTracker:
         cdef PyObject* fields[F_COUNT]
         cdef PyObject* event_id
         cdef PyObject* buyer
+        cdef _Platform plat
         for i in range(n):
             event = batch[i]
             if type(event) is not dict:
@@ -794,28 +791,30 @@ cdef class ReplyTracker:
             self._fields(<dict>event, fields)
             if fields[F_PLATFORM] == NULL:
                 return i
-            if self._platform(<object>fields[F_PLATFORM]) is None:
-                pending[i].shop = NULL  # not a tracked platform: nothing to do
+            plat = self._platform(<object>fields[F_PLATFORM])
+            if plat is None:
+                pending[i].plat = pending[i].shop = NULL  # not a tracked platform: nothing to do
                 continue
+            pending[i].plat = <PyObject*>plat
             if fields[F_SHOP_ID] == NULL or fields[F_TS] == NULL or type(<object>fields[F_TS]) is not int:
                 return i
             event_id = <PyObject*>"" if fields[F_EVENT_ID] == NULL else fields[F_EVENT_ID]
             buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
             if type(<object>event_id) is not str or type(<object>buyer) is not str:
                 return i
-            self._pend(&pending[i], <object>fields[F_PLATFORM], <object>fields[F_SHOP_ID], <object>fields[F_TS],
-                       event_id, buyer, None if fields[F_KIND] == NULL else <object>fields[F_KIND],
+            self._pend(&pending[i], <object>fields[F_SHOP_ID], <object>fields[F_TS], event_id, buyer, None if fields[F_KIND] == NULL else <object>fields[F_KIND],
                        None if fields[F_SENDER] == NULL else <object>fields[F_SENDER])
         return n
 
-    cdef int _pend(self, Pending* p, object platform, object shop_id, object ts, PyObject* event_id,
-                   PyObject* buyer, object kind, object sender) except -1:
-        """One event of the first pass: its shop found (and asked for), its fields in C."""
-        cdef _Platform plat = self._platform(platform)
+    cdef int _pend(self, Pending* p, object shop_id, object ts, PyObject* event_id, PyObject* buyer,
+                   object kind, object sender) except -1:
+        """One event of the first pass, whose platform (`p.plat`) is known: its shop found (and
+        asked for), its fields in C."""
         cdef _Shop shop
-        if plat is None:
+        if p.plat == NULL:
             p.shop = NULL  # not a tracked platform: nothing to do
             return 0
+        plat = <_Platform>p.plat
         p.ts = ts  # an OverflowError as observe gives it
         p.event_id = event_id  # borrowed: the batch holds them
         p.buyer = buyer

@@ -144,6 +144,17 @@ cdef inline void index_remove(StrIndex* index, Py_hash_t hash, PyObject* value):
     index.used -= 1
 
 
+cdef inline list index_values(StrIndex* index):
+    """The values, in slot order (no particular one)."""
+    cdef Py_ssize_t i
+    cdef list values = []
+    if index.slots != NULL:
+        for i in range(index.mask + 1):
+            if index.slots[i].value != NULL:
+                values.append(<object>index.slots[i].value)
+    return values
+
+
 cdef inline void index_free(StrIndex* index):
     PyMem_Free(index.slots)
     index.slots, index.mask, index.used = NULL, 0, 0

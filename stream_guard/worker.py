@@ -268,7 +268,7 @@ class Worker:
     async def _heartbeat(self) -> None:
         self.health.beat()
         app = self.app
-        if app.rebalancing or not app.tables.recovery.completed.is_set():
+        if not app.consumer.ready_for_input():
             self.health.set_ready(False, "rebalancing" if app.rebalancing else "recovering state")
             return
         for tp in self._assigned:  # partitions with nothing to read yet still show their shops

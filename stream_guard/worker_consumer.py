@@ -126,7 +126,9 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     # ---- fetching ------------------------------------------------------------------------------------
 
-    def _ready_for_input(self) -> bool:
+    def ready_for_input(self) -> bool:
+        """No rebalance under way and the tables recovered: input may be handled, and the reply
+        state restored from the table (the worker's readiness too)."""
         app = self.app
         return not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
 
@@ -205,7 +207,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
                     # processed, so they are read again from the committed offsets
                     self._reread_committed = True
                     continue
-                if not self._ready_for_input():
+                if not self.ready_for_input():
                     await self._put_back(batch)
                     continue
                 # the consumer thread fetches the next records while the engine works on these; the
