@@ -10,6 +10,10 @@ turns and bad lines, keyed by shop), each reader a separate process with a fresh
   record, by its `stream_guard_events_consumed_total` sampled every 0.5 s (between the first and
   the last sample taken while it was under way); "to committed" is records / the time from the
   first sample with records consumed until the group's committed offsets reach the topic's end.
+- engine: `Engine.process_batch` on the same day's lines, no Kafka (`worker_research/core_rate.py`).
+  With the raw rate it bounds what one process can reach: consuming a record costs it 1/raw and
+  judging it 1/engine, so no worker process gets past 1/(1/raw + 1/engine), produce and commit
+  not even counted; the summary prints that bound beside the budget of 50% of raw.
 Each reports its rate from its first to its last record (start-up and group join excluded).
 
 Latency: another worker on a topic of its own, at its end, gets a second generated day (more
@@ -50,6 +54,7 @@ BUDGET_SHARE_OF_RAW = 0.5
 BUDGET_EVENTS_PER_S = 100_000
 BUDGET_P99_AT_10K_S = 0.250
 PARTITIONS = 4
+DAY_SEED = 11
 MAX_LOAD_SHARE = 0.8  # the "maximum sustained" load: this share of the worker's measured rate
 SAMPLE_EVERY_S = 0.5  # each /metrics scrape costs the worker CPU: at 10 a second, about 20%
 
@@ -76,7 +81,7 @@ def worker_results(results) -> dict:
 @pytest.fixture(scope="module")
 def day_topic(kafka_broker, scale, worker_results) -> Topics:
     """A generated day (about 2 lines per target event) produced to a fresh input topic."""
-    lines = list(generate(GenConfig(seed=11, shops=scale["shops"], events=scale["day_events"])).lines())
+    lines = list(generate(GenConfig(seed=DAY_SEED, shops=scale["shops"], events=scale["day_events"])).lines())
     topics = Topics.fresh("bench")
     produce(kafka_broker.bootstrap, topics.input, lines, partitions=PARTITIONS)
     worker_results["records"] = len(lines)
@@ -95,11 +100,24 @@ def test_faust_agent(kafka_broker, day_topic, worker_results, scale):
                                              "--mode", "agent")
 
 
+def test_core_alone(day_topic, worker_results, scale):
+    """The engine on the same day without Kafka: with the raw rate, the bound of one process."""
+    result = research.run_script("core_rate.py", ["--seed", str(DAY_SEED), "--shops", str(scale["shops"]),
+                                                  "--events", str(scale["day_events"])])
+    assert "error" not in result, result
+    assert result["messages"] == worker_results["records"], result
+    worker_results["core"] = _rate(result)
+
+
 def _research_rate(script: str, bootstrap: str, topic: str, expect: int, *args: str) -> dict:
     result = research.run_script(script, ["--bootstrap", bootstrap, "--topic", topic, "--expect", str(expect),
                                           "--timeout", "600", *args])
     assert "error" not in result, result
     assert result["messages"] >= expect, result
+    return _rate(result)
+
+
+def _rate(result: dict) -> dict:
     return {"records": result["messages"], "seconds": result["seconds"], "rate": result["msgs_per_s"]}
 
 
@@ -283,7 +301,7 @@ def _percentile(ordered: list[float], q: float) -> float | None:
 
 
 def print_worker_summary(write, res: dict) -> None:
-    raw, agent, ours = res.get("raw"), res.get("agent"), res.get("worker")
+    raw, agent, ours, core = res.get("raw"), res.get("agent"), res.get("worker"), res.get("core")
     write("")
     write(f"worker on the real broker: {res.get('records', 0):,} records of a generated day "
           f"({res.get('shops', 0):,} shops), 4 partitions, each reader its own process; rate = records / "
@@ -303,6 +321,12 @@ def print_worker_summary(write, res: dict) -> None:
     row("raw aiokafka getmany (ceiling)", raw)
     row("plain Faust agent (baseline)", agent)
     row("stream-guard worker", ours)
+    row("engine alone, no Kafka (same day)", core)
+    if raw and core and raw["rate"] and core["rate"]:
+        # one process pays for each record what getmany costs it and what the engine costs it
+        bound = 1 / (1 / raw["rate"] + 1 / core["rate"])
+        write(f"bound of one process that consumes as raw does and runs the engine, nothing else: "
+              f"1/(1/raw + 1/engine) = {bound:,.0f}/s = {bound / raw['rate']:.2f} of raw")
     if ours and ours["rate"]:
         write(f"{'':<34} {'':>9} {'':>8} {ours['to_committed_rate']:>10,}  (to the last offset committed)")
         share_ok = raw and ours["rate"] >= BUDGET_SHARE_OF_RAW * raw["rate"]

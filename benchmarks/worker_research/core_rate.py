@@ -1,0 +1,40 @@
+"""The engine alone on a generated day, no Kafka: what the worker's process can do at best per event
+besides consuming. `Engine.process_batch` over the day's lines in batches as the worker takes them,
+after `tune_gc` as the worker runs; the rate is lines / seconds over all the batches.
+
+    /tmp/devvenv/bin/python benchmarks/worker_research/core_rate.py --seed 11 --shops 5000 --events 250000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import common
+from stream_guard.engine import Engine, tune_gc
+from stream_guard.gen import GenConfig, generate
+from stream_guard.packs import default_rules_dir
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--shops", type=int, required=True)
+    p.add_argument("--events", type=int, required=True)
+    p.add_argument("--batch", type=int, default=10_000, help="records per batch (the worker's batch_size)")
+    a = p.parse_args()
+    lines = list(generate(GenConfig(seed=a.seed, shops=a.shops, events=a.events)).lines())
+    engine = Engine(default_rules_dir())
+    tune_gc()
+    batches = [lines[i:i + a.batch] for i in range(0, len(lines), a.batch)]
+    t0 = time.perf_counter()
+    for batch in batches:
+        engine.process_batch(batch)
+    engine.finish()
+    seconds = time.perf_counter() - t0
+    common.emit({"approach": "Engine.process_batch, no Kafka", "messages": len(lines), "seconds": round(seconds, 3),
+                 "msgs_per_s": round(len(lines) / seconds)})
+
+
+if __name__ == "__main__":
+    main()
