@@ -639,12 +639,12 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
         """Every buyer's record, in no particular order."""
         return index_values(&self.buyer_index)
 
-    cdef list open_turns(self):
-        """The open turns in the order they were opened."""
+    cdef list open_buyers(self):
+        """The records of the buyers with an open turn, in the order their turns were opened."""
         cdef _Buyer b
-        turns = [b.turn for b in self.buyer_records() if b.turn is not None]
-        turns.sort(key=_opening_order)
-        return turns
+        buyers = [b for b in self.buyer_records() if b.turn is not None]
+        buyers.sort(key=_opening_order)
+        return buyers
 
     cdef bint has_units(self):
         cdef _Day d
@@ -802,7 +802,8 @@ cdef class ReplyTracker:
             buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
             if type(<object>event_id) is not str or type(<object>buyer) is not str:
                 return i
-            self._pend(&pending[i], <object>fields[F_SHOP_ID], <object>fields[F_TS], event_id, buyer, None if fields[F_KIND] == NULL else <object>fields[F_KIND],
+            self._pend(&pending[i], <object>fields[F_SHOP_ID], <object>fields[F_TS], event_id, buyer,
+                       None if fields[F_KIND] == NULL else <object>fields[F_KIND],
                        None if fields[F_SENDER] == NULL else <object>fields[F_SENDER])
         return n
 
@@ -894,11 +895,11 @@ cdef class ReplyTracker:
         without any day (no turn was ever opened, or all their days are closed) are forgotten."""
         cdef list out = []
         cdef _Shop shop
-        cdef _Turn turn
+        cdef _Buyer b
         for shop in list(self._shops.values()):
             self._advance(shop, False, 0, out)
-            for turn in sorted(shop.open_turns(), key=_buyer_order):
-                out.append(self._end(shop, shop.find_buyer(turn.buyer, _buyer_hash(turn.buyer)), False, 0))
+            for b in sorted(shop.open_buyers(), key=_buyer_id):
+                out.append(self._end(shop, b, False, 0))
             if not shop.has_units() and shop.n_held == 0:
                 self._forget(shop)
         return out
@@ -1129,7 +1130,6 @@ cdef class ReplyTracker:
         final. Their figures move to the closed rows, their open turns end as missed."""
         cdef int32_t watermark_day, second, cutoff
         cdef _Day d
-        cdef _Turn turn
         cdef _Buyer b
         shop.plat.clock.at(watermark, &watermark_day, &second)
         shop.watermark_day_end = shop.plat.clock.day_end(watermark)
@@ -1145,9 +1145,9 @@ cdef class ReplyTracker:
             return 0
         if d.ordinal >= cutoff:
             return 0
-        for turn in shop.open_turns():
-            if turn.day < cutoff:
-                out.append(self._end(shop, shop.find_buyer(turn.buyer, _buyer_hash(turn.buyer)), False, 0))
+        for b in shop.open_buyers():
+            if b.turn.day < cutoff:
+                out.append(self._end(shop, b, False, 0))
         rows = []
         for d in shop.days:
             if d.ordinal >= cutoff:
@@ -1299,8 +1299,10 @@ cdef class ReplyTracker:
                 index[id(unit)] = len(index)
                 units.append([unit.buyer, unit.counted, unit.valid, unit.decided])
             days.append([d.ordinal, sorted(d.excluded or ()), units])
-        turns = [[turn.buyer, turn.opened_ts, turn.day, turn.counted, turn.overdue, index[id(turn.unit)]]
-                 for turn in shop.open_turns()]
+        turns = []
+        for b in shop.open_buyers():
+            turn = b.turn
+            turns.append([turn.buyer, turn.opened_ts, turn.day, turn.counted, turn.overdue, index[id(turn.unit)]])
         buyers = sorted([(b.buyer, b) for b in shop.buyer_records()])  # ids are unique: never compares b
         sessions = [[buyer, b.session.start_ts, b.session.last_ts, b.session.day.ordinal, b.session.start_second,
                      index[id(b.session.unit)]]
@@ -1385,9 +1387,9 @@ def _row_key(row):
     return row["platform"], row["shop_id"], row["day"]
 
 
-def _opening_order(turn):
-    return (<_Turn>turn).seq
+def _opening_order(b):
+    return (<_Buyer>b).turn.seq
 
 
-def _buyer_order(turn):
-    return (<_Turn>turn).buyer
+def _buyer_id(b):
+    return (<_Buyer>b).buyer
