@@ -2,7 +2,7 @@
 for the benchmark suite (engines: peers.py).
 
 Data: `../shared/data/` beside the project root (override with STREAM_GUARD_SHARED):
-- cs_utterances.tsv: `role<TAB>text`; the corpus is every text;
+- cs_utterances.tsv: `role<TAB>text`; the corpus is every text (`corpus_lines`: with its role);
 - sensitive_words.txt: pattern set "108k" (every non-blank line, sorted); "5k" is
   random.Random(42).sample of the sorted list.
 
@@ -61,17 +61,23 @@ def _require(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def corpus() -> list[str]:
+def corpus_lines() -> list[tuple[str, str]]:
+    """(role, text) of every non-blank line, in file order."""
     _require(CORPUS_FILE)
-    texts = []
+    lines = []
     with CORPUS_FILE.open(encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\r\n")
             if not line.strip():
                 continue
-            _role, _, text = line.partition("\t")
-            texts.append(text)
-    return texts
+            role, _, text = line.partition("\t")
+            lines.append((role, text))
+    return lines
+
+
+@pytest.fixture(scope="session")
+def corpus(corpus_lines) -> list[str]:
+    return [text for _role, text in corpus_lines]
 
 
 @pytest.fixture(scope="session")

@@ -56,13 +56,13 @@ def generated_day(pytestconfig) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def corpus_day(corpus, pytestconfig) -> list[bytes]:
-    texts = corpus[:SMOKE_EVENTS] if _smoke(pytestconfig) else corpus
+def corpus_day(corpus_lines, pytestconfig) -> list[bytes]:
+    lines = corpus_lines[:SMOKE_EVENTS] if _smoke(pytestconfig) else corpus_lines
     rng = random.Random(5)
     records = []
-    step = 24 * 3600 * 1000 // max(len(texts), 1)
-    for i, text in enumerate(texts):
-        role = "buyer" if i % 3 == 0 else "agent"
+    step = 24 * 3600 * 1000 // max(len(lines), 1)
+    for i, (corpus_role, text) in enumerate(lines):
+        role = "buyer" if corpus_role == "customer" else "agent"
         shop = rng.randrange(1000)
         records.append(orjson.dumps({
             "event_id": f"c{i}", "platform": PLATFORMS[shop % len(PLATFORMS)], "shop_id": f"shop{shop}",
