@@ -49,9 +49,15 @@ extensions = [
     ),
 ]
 
+# Rule evaluation stays plain Python, and is compiled as it is: on the real corpus, where most
+# messages are judged and one in eight goes through the per-rule Python path, compiling these two
+# modules cut the time of `Ruleset.judge_batch` by about a third. The sources remain importable
+# without the build (tests/test_compiled.py requires both forms to judge alike).
+COMPILED_PYTHON = ["stream_guard/ruleset.py", "stream_guard/detectors.py"]
+
 setup(
     ext_modules=cythonize(
-        extensions,
+        extensions + COMPILED_PYTHON,
         compiler_directives={"language_level": "3"},
         include_path=[str(NATIVE)],  # _unicode.pxd, shared by the modules
         build_dir=str(GENERATED.relative_to(ROOT)),

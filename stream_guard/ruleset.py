@@ -143,7 +143,7 @@ class Ruleset:
                                fold_numbers=True)
         # Detector rules by the cheap question that must be yes before their scanner runs;
         # rules whose detector needs context phrases run only when those phrases hit.
-        gated: dict[str, list[int]] = defaultdict(list)
+        gated: defaultdict[int, list[int]] = defaultdict(list)
         for i, r in enumerate(self.rules):
             if r.detector and not r.detector.context:
                 gated[detectors.GATES[r.detector.name]].append(i)
