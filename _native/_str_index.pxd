@@ -9,8 +9,9 @@
 # compared with the stored key object.
 #
 # Open addressing with linear probing, at most half full, power-of-two capacity; removal shifts
-# the following entries back (no tombstones). Values and keys are borrowed: the owner (a dict
-# kept beside the index for iteration) holds them, and must remove an entry before dropping it.
+# the following entries back (no tombstones). Values and keys are borrowed: the owner holds them
+# (in a dict kept beside the index, or by references of its own, as the value holds its key), and
+# must remove an entry before dropping it.
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t

@@ -62,12 +62,6 @@ def test_the_compiled_module_is_imported_and_current(module):
         f"{built.name} is older than {source.name}: run `make build` to compile the source as it is"
 
 
-def test_the_interpreted_modules_are_sources():
-    assert INTERPRETED_RULESET.__file__.endswith("ruleset.py")
-    assert INTERPRETED_DETECTORS.__file__.endswith("detectors.py")
-    assert INTERPRETED_RULESET.detectors is INTERPRETED_DETECTORS
-
-
 def _findings(found) -> list[tuple[str, tuple]]:
     return [(f.rule.id, f.spans) for f in found]
 

@@ -1,6 +1,6 @@
 """Correctness check of a batch mode under a real consumer-group rebalance and a table recovery.
 
-    /tmp/devvenv/bin/python benchmarks/worker_research/check_rebalance.py --bootstrap 127.0.0.1:PORT \
+    .venv/bin/python benchmarks/worker_research/check_rebalance.py --bootstrap 127.0.0.1:PORT \
         [--mode drain] [--produce deferred] [--second-after 3]
 
 1. worker A (fixed group G, --table --decode --produce ..., slowed with --batch-sleep) starts on the

@@ -2,7 +2,7 @@
 besides consuming. `Engine.process_batch` over the day's lines in batches as the worker takes them,
 after `tune_gc` as the worker runs; the rate is lines / seconds over all the batches.
 
-    /tmp/devvenv/bin/python benchmarks/worker_research/core_rate.py --seed 11 --shops 5000 --events 250000
+    .venv/bin/python benchmarks/worker_research/core_rate.py --seed 11 --shops 5000 --events 250000
 """
 
 from __future__ import annotations

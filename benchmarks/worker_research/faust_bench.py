@@ -1,6 +1,6 @@
 """Faust (faust-streaming 0.15.3) consume-path benchmark: one mode per process run.
 
-    /tmp/devvenv/bin/python benchmarks/worker_research/faust_bench.py --bootstrap 127.0.0.1:PORT \
+    .venv/bin/python benchmarks/worker_research/faust_bench.py --bootstrap 127.0.0.1:PORT \
         --mode {agent,take,conductor,task,drain} [--decode] [--produce {none,strict,deferred}]
         [--table] [--uvloop] [--quiet-monitor] [--poll-records N] [--expect 1000000]
 

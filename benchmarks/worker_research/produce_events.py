@@ -1,6 +1,6 @@
 """Create the benchmark topics and fill the input topic with N ~280-byte JSON chat events.
 
-    /tmp/devvenv/bin/python benchmarks/worker_research/produce_events.py --bootstrap 127.0.0.1:PORT \
+    .venv/bin/python benchmarks/worker_research/produce_events.py --bootstrap 127.0.0.1:PORT \
         [--count 1000000] [--recreate]
 
 Also creates the output topic (4 partitions). Reports the produce rate of the fill (aiokafka

@@ -1,6 +1,6 @@
 """Ceiling: a plain aiokafka getmany() loop over the whole topic with a fresh group.
 
-    /tmp/devvenv/bin/python benchmarks/worker_research/raw_consume.py --bootstrap 127.0.0.1:PORT \
+    .venv/bin/python benchmarks/worker_research/raw_consume.py --bootstrap 127.0.0.1:PORT \
         [--decode] [--max-records 10000] [--uvloop]
 """
 

@@ -1,6 +1,6 @@
 """Run every approach as its own process against the same broker/topic and tabulate msgs/s.
 
-    /tmp/devvenv/bin/python benchmarks/worker_research/run_all.py --bootstrap 127.0.0.1:PORT \
+    .venv/bin/python benchmarks/worker_research/run_all.py --bootstrap 127.0.0.1:PORT \
         [--out benchmarks/worker_research/results.json] [--quick]
 
 The input topic must already hold the events (produce_events.py). The ceiling is the first
