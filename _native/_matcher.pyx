@@ -39,6 +39,7 @@ cdef extern from "fold_table.h":
     const uint8_t sg_char_class[]
     const uint32_t sg_numeral_from[]
     const uint32_t sg_numeral_to[]
+    const uint8_t sg_numeral_bits[]
 
 UNIDATA_VERSION = SG_UNIDATA_VERSION.decode("ascii")
 
@@ -83,7 +84,9 @@ cdef inline uint32_t fold_entry(uint32_t cp) noexcept nogil:
 
 cdef inline uint32_t fold_numeral(uint32_t c) noexcept nogil:
     cdef int lo = 0, hi = SG_NUMERAL_COUNT - 1, mid
-    if c < SG_FIRST_NUMERAL:
+    # the numerals' bitmap first: nearly every CJK character is not one, and the search below
+    # cost about 3% of the core's instructions on the corpus
+    if c < SG_FIRST_NUMERAL or c > 0xFFFF or not (sg_numeral_bits[c >> 3] >> (c & 7)) & 1:
         return c
     while lo <= hi:
         mid = (lo + hi) >> 1

@@ -198,6 +198,34 @@ def test_decode_batch_agrees_with_decode_on_any_json(records, limits):
     assert_batch_is_decode(records, limits)
 
 
+# a text's bytes as a producer may send them, for the scanner's own UTF-8 decoder: characters of
+# every width (one to four bytes), and sequences that are not UTF-8 (overlong forms, surrogates,
+# code points past U+10FFFF, cut sequences, stray continuation bytes)
+TEXT_CHARACTERS = st.characters(min_codepoint=0x20, blacklist_characters='"\\', blacklist_categories=("Cs",))
+NOT_UTF8 = [b"\xc0\x80", b"\xc1\xbf", b"\xe0\x80\x80", b"\xe0\x9f\xbf", b"\xed\xa0\x80", b"\xed\xbf\xbf",
+            b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xf0\x9f\x98", b"\xe5\xa5", b"\xa5", b"\xc2", b"\xff"]
+TEXT_BYTES = st.one_of(st.text(TEXT_CHARACTERS, max_size=4).map(str.encode), st.sampled_from(NOT_UTF8))
+
+
+@given(st.lists(TEXT_BYTES, max_size=8), st.sampled_from([1, 1, 1, 700, 1366]))
+def test_a_text_decodes_as_decode_reads_it(pieces, repeat):
+    """Valid or not, short or longer than the scanner decodes itself (4096 bytes), a text's bytes
+    give what `decode` (orjson) gives: the same characters in a str of the same width (str
+    equality compares widths). A valid text is decoded by the scanner, not the slow path."""
+    from stream_guard import _events
+    text = b"".join(pieces) * repeat
+    raw = orjson.dumps({**GOOD, "text": "\x00"}).replace(b'"\\u0000"', b'"' + text + b'"')
+    assert_batch_is_decode([raw], Limits(max_text_bytes=1 << 20, max_record_bytes=1 << 22))
+    try:
+        expected = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    asked = []
+    batch, _ = _events.decode_batch([raw], asked.append, 1 << 22, 1 << 20, _MIN_TS, NOW + 1, tuple(PLATFORMS),
+                                    tuple(SENDERS), KINDS)
+    assert asked == [] and batch.text == [expected]
+
+
 @pytest.mark.parametrize("raw", [
     orjson.dumps(GOOD),
     json.dumps(GOOD, ensure_ascii=False, indent=2).encode(),
