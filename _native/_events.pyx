@@ -30,18 +30,20 @@ from _unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, str_equal
 cdef extern from "Python.h":
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
-    ctypedef unsigned char Py_UCS1
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
     ctypedef unsigned short Py_UCS2
+    enum:
+        PyUnicode_2BYTE_KIND
 
 cdef extern from *:
     """
     /* UTF-8 of the Basic Multilingual Plane into UCS-2 at `out` (room for n): the number of
-       characters, with every character ORed into *bits; -1 when the bytes hold anything else
-       (a four-byte sequence, an overlong form, a surrogate, a cut or stray byte). */
-    static Py_ssize_t sg_utf8_bmp(const unsigned char* s, Py_ssize_t n, Py_UCS2* out, Py_UCS4* bits) {
+       characters; -1 when the bytes hold anything else (a four-byte sequence, an overlong form,
+       a surrogate, a cut or stray byte). */
+    static Py_ssize_t sg_utf8_bmp(const unsigned char* s, Py_ssize_t n, Py_UCS2* out) {
         const unsigned char* end = s + n;
         Py_ssize_t length = 0;
-        Py_UCS4 all = 0, c;
+        Py_UCS4 c;
         while (s < end) {
             c = s[0];
             if (c < 0x80) {
@@ -59,13 +61,11 @@ cdef extern from *:
                 return -1;
             }
             out[length++] = (Py_UCS2)c;
-            all |= c;
         }
-        *bits = all;
         return length;
     }
     """
-    Py_ssize_t sg_utf8_bmp(const unsigned char* s, Py_ssize_t n, Py_UCS2* out, Py_UCS4* bits)
+    Py_ssize_t sg_utf8_bmp(const unsigned char* s, Py_ssize_t n, Py_UCS2* out)
 
 cdef extern from *:
     """
@@ -399,27 +399,17 @@ cdef inline str _str(const char* s, Scan* scan, int f):
 
 cdef str _utf8(const unsigned char* s, Py_ssize_t n):
     """UTF-8 bytes as a str. Text of the Basic Multilingual Plane (Chinese chat, nearly all of
-    it) is decoded here, in C, into a buffer of UCS-2 then copied into a string of the width it
-    needs: CPython's decoder took about 1,300 instructions a line on the corpus' short Chinese
-    lines, 7% of the whole core's. Anything else (a character beyond U+FFFF, bytes that are not
-    UTF-8, a text longer than the buffer) goes to PyUnicode_DecodeUTF8, which decodes it or
-    raises UnicodeDecodeError as before. Well-formed UTF-8 has one decoding: both give the same
-    str."""
+    it) is decoded here, in C, into a buffer of UCS-2, which CPython copies into a string of the
+    width it needs: CPython's decoder took about 1,300 instructions a line on the corpus' short
+    Chinese lines, 7% of the whole core's. Anything else (a character beyond U+FFFF, bytes that
+    are not UTF-8, a text longer than the buffer) goes to PyUnicode_DecodeUTF8, which decodes it
+    or raises UnicodeDecodeError as before. Well-formed UTF-8 has one decoding: both give the
+    same str."""
     cdef Py_UCS2 buffer[UTF8_BUFFER]
-    cdef Py_UCS4 bits
-    cdef Py_ssize_t length, i
-    cdef Py_UCS1* narrow
-    length = -1 if n > UTF8_BUFFER else sg_utf8_bmp(s, n, buffer, &bits)
+    cdef Py_ssize_t length = -1 if n > UTF8_BUFFER else sg_utf8_bmp(s, n, buffer)
     if length < 0:
         return PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
-    value = PyUnicode_New(length, bits)  # its width: the ORed characters cross the same powers of two
-    if bits > 0xFF:
-        memcpy(PyUnicode_DATA(value), buffer, length * sizeof(Py_UCS2))
-    else:
-        narrow = <Py_UCS1*>PyUnicode_DATA(value)
-        for i in range(length):
-            narrow[i] = <Py_UCS1>buffer[i]
-    return value
+    return PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, buffer, length)
 
 
 cdef class LazyMeta:
