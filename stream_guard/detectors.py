@@ -1,16 +1,16 @@
 """Built-in detectors: hand-written linear scanners for numbers, ids, links and fillers.
 
-No regular expressions touch message text. Each message gets one `TextView`: two one-to-one
-translations (native `CharMap`s of the tables below, offsets unchanged) give an ASCII view (full-width forms,
-Chinese numerals and 幺 as digits, 。 as a dot) and a shape view (`d` digit, `a` letter, `s` a
-separator that may sit inside a number, `.`, `@`, `_`). Detectors first ask the shape view cheap
-questions (`count("d")`, `"@" in`) so that the common message costs a few hundred nanoseconds.
+No regular expressions touch message text. Each message gets one `TextView`: a one-to-one
+translation (a native `CharMap` of the table below, offsets unchanged) gives its ASCII view
+(full-width forms, Chinese numerals and 幺 as digits, 。 as a dot), whose number runs are found
+natively (`digit_runs`). The rule engine asks the native census first (could a detector find
+anything here?), so the common message never gets a view at all.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from stream_guard.matcher import CharMap, census
+from stream_guard.matcher import FLAG_AT, FLAG_NUMBER, CharMap, census_flags, digit_runs
 
 Span = tuple[int, int]
 
@@ -30,12 +30,8 @@ _ASCII = {
     "。": ".", "｡": ".", "—": "-", "\u3000": " ",
 }
 ASCII_FOLD = str.maketrans(_ASCII)
-SHAPE = str.maketrans({
-    **{c: "d" for c in "0123456789"},
-    **{c: "a" for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"},
-    " ": "s", "-": "s", "\t": "s", "\u00a0": "s", "·": "s",
-})
-ASCII_FOLD_MAP, SHAPE_MAP = CharMap(ASCII_FOLD), CharMap(SHAPE)
+ASCII_FOLD_MAP = CharMap(ASCII_FOLD)
+NUMBER_SEPARATORS = " -\t\u00a0·"  # may stand inside a number, in the ascii view: 138 1234-5678
 
 ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 HOST_CHARS = ALNUM | {"-"}
@@ -44,14 +40,13 @@ WECHAT_CHARS = ALNUM | {"_", "-"}
 TLDS = frozenset("""com cn net org cc top xyz vip shop io me hk tw info co biz club site online store
 app link ltd tech wang ink pub live fun icu mobi asia tv""".split())
 URL_SCHEMES = ("http://", "https://", "www.")
-TOKEN_GLUE = ALNUM | set("/=_&?#%")
+TOKEN_GLUE = "".join(sorted(ALNUM | set("/=_&?#%")))  # see TextView.number_runs
 MOBILE_SECOND_DIGIT = frozenset("3456789")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 
 
-@dataclass(frozen=True)
-class NumberRun:
+class NumberRun(NamedTuple):
     start: int
     end: int
     digits: str
@@ -75,12 +70,13 @@ class TextView:
 
     The rule engine asks its cheap questions (census_flags) before it builds one of these."""
 
-    __slots__ = ("text", "census", "_ascii", "_shape", "_runs")
+    __slots__ = ("text", "flags", "_ascii", "_runs")
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, flags: int | None = None):
+        """`flags`: the text's census_flags with MIN_NUMBER_DIGITS, when the caller has them."""
         self.text = text
-        self.census = census(text)  # (digits, letters, a.b dots, at signs)
-        self._ascii = self._shape = self._runs = None
+        self.flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE) if flags is None else flags
+        self._ascii = self._runs = None
 
     @property
     def ascii(self) -> str:
@@ -89,49 +85,17 @@ class TextView:
         return self._ascii
 
     @property
-    def shape(self) -> str:
-        if self._shape is None:
-            self._shape = SHAPE_MAP.translate(self.ascii)
-        return self._shape
-
-    @property
     def number_runs(self) -> tuple[NumberRun, ...]:
         """Maximal runs of digits, where one separator (space, dash, dot) may stand between two
         digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四... A run followed by x/X keeps it
-        (ID numbers end in X)."""
+        (ID numbers end in X). Digits glued to a word or a link (item.jd.com/100012345678.html,
+        SKU12345678) are part of that token, not a number anyone could dial or pay into."""
         if self._runs is None:
-            self._runs = self._find_number_runs() if self.census[0] >= MIN_NUMBER_DIGITS else ()
+            if not self.flags & FLAG_NUMBER:
+                self._runs = ()
+            else:
+                self._runs = tuple(map(NumberRun._make, digit_runs(self.ascii, NUMBER_SEPARATORS, TOKEN_GLUE)))
         return self._runs
-
-    def _find_number_runs(self) -> tuple[NumberRun, ...]:
-        shape, ascii_text = self.shape, self.ascii
-        runs = []
-        n = len(shape)
-        i = shape.find("d")
-        while i != -1:
-            start = i
-            digits = [ascii_text[i]]
-            j = i + 1
-            while j < n:
-                c = shape[j]
-                if c == "d":
-                    digits.append(ascii_text[j])
-                    j += 1
-                elif c in "s." and j + 1 < n and shape[j + 1] == "d":
-                    j += 1
-                else:
-                    break
-            if j < n and ascii_text[j] in "xX":
-                digits.append("X")
-                j += 1
-            # Digits glued to a word or a link (item.jd.com/100012345678.html, SKU12345678)
-            # are part of that token, not a number anyone could dial or pay into.
-            embedded = (start > 0 and ascii_text[start - 1] in TOKEN_GLUE) or \
-                (j < n and ascii_text[j] in TOKEN_GLUE)
-            if not embedded:
-                runs.append(NumberRun(start, j, "".join(digits)))
-            i = shape.find("d", j)
-        return tuple(runs)
 
 
 def within_reach(span: Span, context: list[Span], within: int) -> bool:
@@ -219,7 +183,7 @@ def wechat_id(view: TextView, context: list[Span], within: int) -> list[Span]:
 
 def email(view: TextView) -> list[Span]:
     text = view.ascii
-    if not view.census[3]:
+    if not view.flags & FLAG_AT:
         return []
     found = []
     n = len(text)
@@ -304,8 +268,9 @@ def mask_personal_data(view: TextView) -> str:
     masked = False
     for run in view.number_runs:
         if len(run.digits) >= 5:
+            ascii_text = view.ascii
             for k in range(run.start, run.end):
-                if view.shape[k] in "da":
+                if ascii_text[k] in ALNUM:  # digits and the X, not the separators
                     chars[k] = "*"
                     masked = True
     for start, end in email(view):

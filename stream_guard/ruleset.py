@@ -41,12 +41,16 @@ class Decision:
     cancelled: list[tuple[Span, Span]] = field(default_factory=list)  # (hit, covering allow phrase)
 
 
-@dataclass
 class _RuleHits:
-    any: list[Span] = field(default_factory=list)
-    unless: list[Span] = field(default_factory=list)
-    near: dict[tuple[int, int], list[Span]] = field(default_factory=lambda: defaultdict(list))
-    context: list[Span] = field(default_factory=list)
+    """A rule's phrase hits in one message, by slot: spans of `any`, `unless` and detector
+    `context` phrases, and of `near` phrases by (clause, group). A plain class, made for every
+    rule a message hits: the __init__ a dataclass generates runs interpreted, where this one is
+    compiled with the module."""
+    __slots__ = ("any", "unless", "near", "context")
+
+    def __init__(self):
+        self.any, self.unless, self.context = [], [], []
+        self.near = defaultdict(list)
 
 
 # the hits of a rule that had none (a detector rule woken by the census): read, never added to
@@ -241,7 +245,7 @@ class Ruleset:
         candidates = set(per_rule)
         for rule_indexes in gated:
             candidates.update(rule_indexes)
-        view = detectors.TextView(text)
+        view = detectors.TextView(text, flags)
         findings = []
         for ri in sorted(candidates):
             rule = self.rules[ri]

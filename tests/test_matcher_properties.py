@@ -1,5 +1,5 @@
 """The native matcher agrees with the brute-force oracle on random texts and pattern sets; its
-character maps and batch census agree with their Python definitions."""
+character maps, batch census and number runs agree with their Python definitions."""
 import random
 
 import pytest
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import oracle
 from stream_guard import detectors
-from stream_guard.matcher import CharMap, Matcher, census_flags, census_flags_batch
+from stream_guard.matcher import CharMap, Matcher, census, census_flags, census_flags_batch, digit_runs
 
 # Characters that exercise every folding path: ASCII, full-width, enclosed and circled forms,
 # super/subscripts, traditional and simplified, numerals, separators, zero-width, emoji, astral
@@ -85,12 +85,12 @@ def test_empty_inputs():
 
 
 @given(st.text(alphabet=ALPHABET + "".join(map(chr, detectors.ASCII_FOLD)), max_size=40) | st.text(max_size=20),
-       st.sampled_from(["ascii", "shape", "random"]), st.randoms(use_true_random=False))
+       st.sampled_from(["ascii", "random"]), st.randoms(use_true_random=False))
 def test_char_map_translates_as_str_translate(text, which, rnd):
     if which == "random":  # any one-to-one table, any code points on either side
         table = {ord(rnd.choice(text or "a")): chr(rnd.randrange(0x110000 - 0x800)) for _ in range(3)}
     else:
-        table = detectors.ASCII_FOLD if which == "ascii" else detectors.SHAPE
+        table = detectors.ASCII_FOLD
     assert CharMap(table).translate(text) == text.translate(table)
 
 
@@ -103,3 +103,57 @@ def test_char_map_refuses_tables_that_are_not_one_to_one():
 @given(st.lists(texts, max_size=5), st.sampled_from(["", "+", "+@#"]))
 def test_census_flags_batch_is_census_flags_of_each(batch, symbols):
     assert census_flags_batch(batch, 5, 3, symbols) == [census_flags(t, 5, 3, symbols) for t in batch]
+
+
+def python_digit_runs(ascii_view: str, separators: str, glue: str) -> tuple[tuple[int, int, str], ...]:
+    """digit_runs() as the detectors first wrote it in Python, on a shape view of the text (d a
+    digit, s a separator, . a dot, x anything else): the definition the native one keeps."""
+    shape_view = "".join("d" if c in "0123456789" else "s" if c in separators else "." if c == "." else "x"
+                         for c in ascii_view)
+    runs = []
+    n = len(shape_view)
+    i = shape_view.find("d")
+    while i != -1:
+        start = i
+        digits = [ascii_view[i]]
+        j = i + 1
+        while j < n:
+            c = shape_view[j]
+            if c == "d":
+                digits.append(ascii_view[j])
+                j += 1
+            elif c in "s." and j + 1 < n and shape_view[j + 1] == "d":
+                j += 1
+            else:
+                break
+        if j < n and ascii_view[j] in "xX":
+            digits.append("X")
+            j += 1
+        embedded = (start > 0 and ascii_view[start - 1] in glue) or (j < n and ascii_view[j] in glue)
+        if not embedded:
+            runs.append((start, j, "".join(digits)))
+        i = shape_view.find("d", j)
+    return tuple(runs)
+
+
+# digits of every form the ascii view folds, separators (beyond ASCII too), dots, x, glue, text
+NUMBER_ALPHABET = "0123456789０９①⑨一二三八幺两壹 -\t\u00a0\u3000—·.。xXa_/=ZＸ中号：@😀"
+
+
+@given(st.text(alphabet=NUMBER_ALPHABET, max_size=40))
+def test_number_runs_of_a_text_are_the_python_definitions(text):
+    view = detectors.TextView(text)
+    expected = python_digit_runs(view.ascii, detectors.NUMBER_SEPARATORS, detectors.TOKEN_GLUE) \
+        if census(text)[0] >= detectors.MIN_NUMBER_DIGITS else ()
+    assert view.number_runs == expected
+
+
+@given(st.text(alphabet="07.-xX_a中😀·s", max_size=30), st.sampled_from(["", "-", "-·"]), st.sampled_from(["", "_", "_/a7"]))
+def test_digit_runs_with_any_separators_and_glue_are_the_python_definitions(ascii_view, separators, glue):
+    assert digit_runs(ascii_view, separators, glue) == python_digit_runs(ascii_view, separators, glue)
+
+
+def test_digit_runs_takes_few_separators_beyond_ascii():
+    assert digit_runs("1·2", "·" * 8, "") == ((0, 3, "12"),)
+    with pytest.raises(ValueError):
+        digit_runs("123", "·" * 9, "")
