@@ -623,7 +623,7 @@ cdef class Matcher:
                 start = off
                 only_separators = True
                 for i in range(length):
-                    got = fold_codepoint(read_char(p, i), buf, a.fold_numbers)
+                    got = fold_codepoint(char_at(PyUnicode_KIND(p), PyUnicode_DATA(p), i), buf, a.fold_numbers)
                     if got == SG_FOLD_WHITESPACE:
                         continue
                     if got == SG_FOLD_SEPARATOR:
@@ -936,14 +936,13 @@ cdef tuple hits_as_tuple(const HitBuffer* hits):
     return result
 
 
-cdef inline uint32_t read_char(object s, Py_ssize_t i):
-    cdef int kind = PyUnicode_KIND(s)
-    cdef void* data = PyUnicode_DATA(s)
+cdef inline uint32_t char_at(int kind, const void* data, Py_ssize_t i) noexcept nogil:
+    """The i-th character of a str's data, kept in CPython's storage width `kind`."""
     if kind == PyUnicode_1BYTE_KIND:
-        return (<uint8_t*>data)[i]
+        return (<const uint8_t*>data)[i]
     if kind == PyUnicode_2BYTE_KIND:
-        return (<uint16_t*>data)[i]
-    return (<uint32_t*>data)[i]
+        return (<const uint16_t*>data)[i]
+    return (<const uint32_t*>data)[i]
 
 
 cdef Py_ssize_t ring_size(const Automaton* a) noexcept nogil:
@@ -1013,12 +1012,7 @@ cdef class CharMap:
             raise MemoryError()
         try:
             for i in range(n):
-                if kind == PyUnicode_1BYTE_KIND:
-                    code = (<const uint8_t*>data)[i]
-                elif kind == PyUnicode_2BYTE_KIND:
-                    code = (<const uint16_t*>data)[i]
-                else:
-                    code = (<const uint32_t*>data)[i]
+                code = char_at(kind, data, i)
                 page = self.pages[code >> MAP_PAGE_BITS]
                 out[i] = code if page == NULL else page[code & ((1 << MAP_PAGE_BITS) - 1)]
             return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, n)
@@ -1028,92 +1022,90 @@ cdef class CharMap:
 
 # ---- the detectors' number runs -----------------------------------------------------------------
 
-cdef inline uint32_t char_at(int kind, const void* data, Py_ssize_t i) noexcept nogil:
-    if kind == PyUnicode_1BYTE_KIND:
-        return (<const uint8_t*>data)[i]
-    if kind == PyUnicode_2BYTE_KIND:
-        return (<const uint16_t*>data)[i]
-    return (<const uint32_t*>data)[i]
-
-
-def digit_runs(str ascii_view not None, str separators not None, str glue not None):
-    """The maximal runs of ASCII digits in a message's ascii view (`detectors.TextView.ascii`),
-    as a tuple of (start, end, digits). One of the `separators` (at most eight beyond ASCII) or a
-    dot may stand between two digits; an x or X right after a run belongs to it (ID numbers end
-    in X); a run with a character of the ASCII `glue` right before or after it is part of a word
-    or a link, and left out. `digits` is the run's digits, then X. The detectors' Python loop
-    over the text's views was about 8% of the core's instructions on the corpus."""
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ascii_view), i = 0, j, start, count
-    cdef int kind = PyUnicode_KIND(ascii_view)
-    cdef void* data = PyUnicode_DATA(ascii_view)
-    cdef uint8_t role[128]  # what an ASCII character is to a run: RUN_*
-    cdef uint32_t wide[MAX_WIDE_SEPARATORS]  # separators beyond ASCII
-    cdef Py_ssize_t n_wide = 0
-    cdef uint32_t c
-    cdef char* digits
-    memset(role, 0, 128)
-    for ch in separators:
-        if ord(ch) < 128:
-            role[ord(ch)] = RUN_BETWEEN
-        elif n_wide == MAX_WIDE_SEPARATORS:
-            raise ValueError(f"at most {MAX_WIDE_SEPARATORS} separators beyond ASCII")
-        else:
-            wide[n_wide] = ord(ch)
-            n_wide += 1
-    role[0x2E] = RUN_BETWEEN  # .
-    for ch in glue:
-        if ord(ch) < 128:
-            role[ord(ch)] |= RUN_GLUE
-    for c in range(0x30, 0x3A):
-        role[c] = RUN_DIGIT | (role[c] & RUN_GLUE)
-    runs = []
-    digits = <char*>malloc(n + 1)
-    if digits == NULL:
-        raise MemoryError()
-    try:
-        while i < n:
-            if _role(role, char_at(kind, data, i)) & RUN_DIGIT == 0:
-                i += 1
-                continue
-            start, j, count = i, i, 0
-            while j < n:
-                c = char_at(kind, data, j)
-                if _role(role, c) & RUN_DIGIT:
-                    digits[count] = <char>c
-                    count += 1
-                    j += 1
-                elif ((_role(role, c) & RUN_BETWEEN or (c >= 128 and _among(wide, n_wide, c)))
-                      and j + 1 < n and _role(role, char_at(kind, data, j + 1)) & RUN_DIGIT):
-                    j += 1  # one separator between two digits
-                else:
-                    break
-            if j < n and (char_at(kind, data, j) | 0x20) == 0x78:  # x X
-                digits[count] = 0x58
-                count += 1
-                j += 1
-            if not ((start > 0 and _role(role, char_at(kind, data, start - 1)) & RUN_GLUE)
-                    or (j < n and _role(role, char_at(kind, data, j)) & RUN_GLUE)):
-                runs.append((start, j, PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, digits, count)))
-            i = j
-    finally:
-        free(digits)
-    return tuple(runs)
-
-
 cdef enum:
     MAX_WIDE_SEPARATORS = 8
+    # what an ASCII character is to a run
     RUN_DIGIT = 1
     RUN_BETWEEN = 2
     RUN_GLUE = 4
 
 
-cdef inline uint8_t _role(const uint8_t* role, uint32_t c) noexcept nogil:
-    return role[c] if c < 128 else 0
+cdef class DigitRuns:
+    """The maximal runs of ASCII digits in a message's ascii view (`detectors.TextView.ascii`).
+    One of the `separators` (at most eight beyond ASCII) or a dot may stand between two digits;
+    an x or X right after a run belongs to it (ID numbers end in X); a run with a character of
+    the ASCII `glue` right before or after it is part of a word or a link, and left out. Built
+    once (the detectors' separators and glue), then `find` for each message. The detectors'
+    Python loop over the text's views was about 8% of the core's instructions on the corpus."""
+    cdef uint8_t role[128]  # RUN_* of each ASCII character
+    cdef uint32_t wide[MAX_WIDE_SEPARATORS]  # separators beyond ASCII
+    cdef Py_ssize_t n_wide
 
+    def __cinit__(self, str separators not None, str glue not None):
+        cdef uint32_t c
+        memset(self.role, 0, 128)
+        for ch in separators:
+            if ord(ch) < 128:
+                self.role[ord(ch)] = RUN_BETWEEN
+            elif self.n_wide == MAX_WIDE_SEPARATORS:
+                raise ValueError(f"at most {MAX_WIDE_SEPARATORS} separators beyond ASCII")
+            else:
+                self.wide[self.n_wide] = ord(ch)
+                self.n_wide += 1
+        self.role[0x2E] = RUN_BETWEEN  # .
+        for ch in glue:
+            if ord(ch) < 128:
+                self.role[ord(ch)] |= RUN_GLUE
+        for c in range(0x30, 0x3A):
+            self.role[c] = RUN_DIGIT | (self.role[c] & RUN_GLUE)
 
-cdef inline bint _among(const uint32_t* chars, Py_ssize_t n, uint32_t c) noexcept nogil:
-    cdef Py_ssize_t k
-    for k in range(n):
-        if chars[k] == c:
-            return True
-    return False
+    cdef inline uint8_t _role(self, uint32_t c) noexcept nogil:
+        return self.role[c] if c < 128 else 0
+
+    cdef inline bint _between(self, uint32_t c) noexcept nogil:
+        cdef Py_ssize_t k
+        if c < 128:
+            return self.role[c] & RUN_BETWEEN
+        for k in range(self.n_wide):
+            if self.wide[k] == c:
+                return True
+        return False
+
+    def find(self, str ascii_view not None):
+        """The runs as a tuple of (start, end, digits): `digits` is the run's digits, then X."""
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ascii_view), i = 0, j, start, count
+        cdef int kind = PyUnicode_KIND(ascii_view)
+        cdef void* data = PyUnicode_DATA(ascii_view)
+        cdef uint32_t c
+        cdef char* digits
+        runs = []
+        digits = <char*>malloc(n + 1)
+        if digits == NULL:
+            raise MemoryError()
+        try:
+            while i < n:
+                if self._role(char_at(kind, data, i)) & RUN_DIGIT == 0:
+                    i += 1
+                    continue
+                start, j, count = i, i, 0
+                while j < n:
+                    c = char_at(kind, data, j)
+                    if self._role(c) & RUN_DIGIT:
+                        digits[count] = <char>c
+                        count += 1
+                        j += 1
+                    elif self._between(c) and j + 1 < n and self._role(char_at(kind, data, j + 1)) & RUN_DIGIT:
+                        j += 1  # one separator between two digits
+                    else:
+                        break
+                if j < n and (char_at(kind, data, j) | 0x20) == 0x78:  # x X
+                    digits[count] = 0x58
+                    count += 1
+                    j += 1
+                if not ((start > 0 and self._role(char_at(kind, data, start - 1)) & RUN_GLUE)
+                        or (j < n and self._role(char_at(kind, data, j)) & RUN_GLUE)):
+                    runs.append((start, j, PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, digits, count)))
+                i = j
+        finally:
+            free(digits)
+        return tuple(runs)

@@ -3,14 +3,14 @@
 No regular expressions touch message text. Each message gets one `TextView`: a one-to-one
 translation (a native `CharMap` of the table below, offsets unchanged) gives its ASCII view
 (full-width forms, Chinese numerals and 幺 as digits, 。 as a dot), whose number runs are found
-natively (`digit_runs`). The rule engine asks the native census first (could a detector find
+natively (`DigitRuns`). The rule engine asks the native census first (could a detector find
 anything here?), so the common message never gets a view at all.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from stream_guard.matcher import FLAG_AT, FLAG_NUMBER, CharMap, census_flags, digit_runs
+from stream_guard.matcher import FLAG_AT, FLAG_NUMBER, CharMap, DigitRuns, census_flags
 
 Span = tuple[int, int]
 
@@ -41,6 +41,7 @@ TLDS = frozenset("""com cn net org cc top xyz vip shop io me hk tw info co biz c
 app link ltd tech wang ink pub live fun icu mobi asia tv""".split())
 URL_SCHEMES = ("http://", "https://", "www.")
 TOKEN_GLUE = "".join(sorted(ALNUM | set("/=_&?#%")))  # see TextView.number_runs
+NUMBER_RUNS = DigitRuns(NUMBER_SEPARATORS, TOKEN_GLUE)
 MOBILE_SECOND_DIGIT = frozenset("3456789")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -94,7 +95,7 @@ class TextView:
             if not self.flags & FLAG_NUMBER:
                 self._runs = ()
             else:
-                self._runs = tuple(map(NumberRun._make, digit_runs(self.ascii, NUMBER_SEPARATORS, TOKEN_GLUE)))
+                self._runs = tuple(map(NumberRun._make, NUMBER_RUNS.find(self.ascii)))
         return self._runs
 
 

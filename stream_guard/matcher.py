@@ -9,7 +9,7 @@ census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule e
     first question (could a detector find anything here?) in one native pass
 census_flags_batch(texts, min_digits, short_len, symbols="") -> [FLAG_* bits], one per text
 CharMap(table).translate(text) -> text.translate(table), for a one-to-one table, in C
-digit_runs(ascii_view, separators, glue) -> ((start, end, digits), ...), the detectors' number runs
+DigitRuns(separators, glue).find(ascii_view) -> ((start, end, digits), ...), the detectors' number runs
 
 Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python
 fallback: a silently 50x slower matcher is worse than a clear error at import.
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 try:
     from stream_guard._matcher import (
-        FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, UNIDATA_VERSION, CharMap, Matcher, census,
-        census_flags, census_flags_batch, digit_runs, fold_codepoint_py,
+        FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, UNIDATA_VERSION, CharMap, DigitRuns, Matcher,
+        census, census_flags, census_flags_batch, fold_codepoint_py,
     )
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
@@ -31,6 +31,6 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 Hit = tuple[int, int, int]
 
 __all__ = [
-    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "CharMap", "Hit", "Matcher",
-    "UNIDATA_VERSION", "census", "census_flags", "census_flags_batch", "digit_runs", "fold_codepoint_py",
+    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "CharMap", "DigitRuns", "Hit", "Matcher",
+    "UNIDATA_VERSION", "census", "census_flags", "census_flags_batch", "fold_codepoint_py",
 ]

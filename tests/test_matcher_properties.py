@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import oracle
 from stream_guard import detectors
-from stream_guard.matcher import CharMap, Matcher, census, census_flags, census_flags_batch, digit_runs
+from stream_guard.matcher import CharMap, DigitRuns, Matcher, census, census_flags, census_flags_batch
 
 # Characters that exercise every folding path: ASCII, full-width, enclosed and circled forms,
 # super/subscripts, traditional and simplified, numerals, separators, zero-width, emoji, astral
@@ -106,7 +106,7 @@ def test_census_flags_batch_is_census_flags_of_each(batch, symbols):
 
 
 def python_digit_runs(ascii_view: str, separators: str, glue: str) -> tuple[tuple[int, int, str], ...]:
-    """digit_runs() as the detectors first wrote it in Python, on a shape view of the text (d a
+    """DigitRuns(separators, glue).find(ascii_view) as the detectors first wrote it in Python, on a shape view of the text (d a
     digit, s a separator, . a dot, x anything else): the definition the native one keeps."""
     shape_view = "".join("d" if c in "0123456789" else "s" if c in separators else "." if c == "." else "x"
                          for c in ascii_view)
@@ -150,10 +150,10 @@ def test_number_runs_of_a_text_are_the_python_definitions(text):
 
 @given(st.text(alphabet="07.-xX_a中😀·s", max_size=30), st.sampled_from(["", "-", "-·"]), st.sampled_from(["", "_", "_/a7"]))
 def test_digit_runs_with_any_separators_and_glue_are_the_python_definitions(ascii_view, separators, glue):
-    assert digit_runs(ascii_view, separators, glue) == python_digit_runs(ascii_view, separators, glue)
+    assert DigitRuns(separators, glue).find(ascii_view) == python_digit_runs(ascii_view, separators, glue)
 
 
 def test_digit_runs_takes_few_separators_beyond_ascii():
-    assert digit_runs("1·2", "·" * 8, "") == ((0, 3, "12"),)
+    assert DigitRuns("·" * 8, "").find("1·2") == ((0, 3, "12"),)
     with pytest.raises(ValueError):
-        digit_runs("123", "·" * 9, "")
+        DigitRuns("·" * 9, "")
