@@ -71,32 +71,42 @@ class TextView:
 
     The rule engine asks its cheap questions (census_flags) before it builds one of these."""
 
-    __slots__ = ("text", "flags", "_ascii", "_runs")
+    __slots__ = ("text", "flags", "number_runs", "_ascii")
 
     def __init__(self, text: str, flags: int | None = None):
-        """`flags`: the text's census_flags with MIN_NUMBER_DIGITS, when the caller has them."""
+        """`flags`: the text's census_flags with MIN_NUMBER_DIGITS, when the caller has them.
+
+        `number_runs`: maximal runs of digits, where one separator (space, dash, dot) may stand
+        between two digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四... A run followed by
+        x/X keeps it (ID numbers end in X). Digits glued to a word or a link
+        (item.jd.com/100012345678.html, SKU12345678) are part of that token, not a number anyone
+        could dial or pay into. Empty when the text has fewer than MIN_NUMBER_DIGITS digits.
+
+        `flags` keeps FLAG_NUMBER only when a run has MIN_NUMBER_DIGITS digits or more: the
+        census counts every digit, and most texts it flags (order numbers, links, SKUs) have
+        none, so the number detectors are not woken for them."""
         self.text = text
-        self.flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE) if flags is None else flags
-        self._ascii = self._runs = None
+        self._ascii = None
+        self.number_runs = ()
+        if flags is None:
+            flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE)
+        if flags & FLAG_NUMBER:
+            self._ascii = ASCII_FOLD_MAP.translate(text)
+            runs = NUMBER_RUNS.find(self._ascii)
+            if runs:
+                self.number_runs = tuple(map(NumberRun._make, runs))
+            for _, _, digits in runs:
+                if len(digits) >= MIN_NUMBER_DIGITS:
+                    break
+            else:
+                flags &= ~FLAG_NUMBER
+        self.flags = flags
 
     @property
     def ascii(self) -> str:
         if self._ascii is None:
             self._ascii = ASCII_FOLD_MAP.translate(self.text)
         return self._ascii
-
-    @property
-    def number_runs(self) -> tuple[NumberRun, ...]:
-        """Maximal runs of digits, where one separator (space, dash, dot) may stand between two
-        digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四... A run followed by x/X keeps it
-        (ID numbers end in X). Digits glued to a word or a link (item.jd.com/100012345678.html,
-        SKU12345678) are part of that token, not a number anyone could dial or pay into."""
-        if self._runs is None:
-            if not self.flags & FLAG_NUMBER:
-                self._runs = ()
-            else:
-                self._runs = tuple(map(NumberRun._make, NUMBER_RUNS.find(self.ascii)))
-        return self._runs
 
 
 def within_reach(span: Span, context: list[Span], within: int) -> bool:

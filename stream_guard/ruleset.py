@@ -189,21 +189,21 @@ class Ruleset:
         texts = [m[0] for m in messages]
         all_hits = self.matcher.find_batch(texts)
         all_flags = census_flags_batch(texts, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
-        wake, may_hold_something = self._wake_flags, self._may_hold_something
+        wake, judge_message = self._wake_flags, self._judge_message
         # most messages have no hit and wake no detector: for them, no call at all
-        return [self._judge(text, sender, meta, hits, flags, None)
-                if hits or (flags & wake and may_hold_something(text, flags)) else []
+        return [judge_message(text, sender, meta, hits, flags) if hits or flags & wake else []
                 for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
-        hits = self._find(text)
-        flags = self._flags_of(text)
-        if not hits and not self._may_hold_something(text, flags):
-            return []
-        return self._judge(text, sender, meta, hits, flags, None)
+        return self._judge_message(text, sender, meta, self._find(text), self._flags_of(text))
 
     def _flags_of(self, text: str) -> int:
         return census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
+
+    def _judge_message(self, text: str, sender: str, meta, hits, flags: int) -> list[Finding]:
+        if not hits and not self._may_hold_something(text, flags):
+            return []
+        return self._judge(detectors.TextView(text, flags), sender, meta, hits, None)
 
     def _may_hold_something(self, text: str, flags: int) -> bool:
         """The common message, with no phrase hit, stops here: after one native census (`flags`),
@@ -216,10 +216,11 @@ class Ruleset:
         whether it fired and why."""
         hits = tuple(self.matcher.find(text)) + tuple(self._symbol_hits(text))
         decisions: list[Decision] = []
-        self._judge(text, sender, meta, hits, self._flags_of(text), decisions)
+        self._judge(detectors.TextView(text, self._flags_of(text)), sender, meta, hits, decisions)
         return hits, decisions
 
-    def _judge(self, text, sender, meta, hits, flags, decisions: list[Decision] | None) -> list[Finding]:
+    def _judge(self, view: detectors.TextView, sender, meta, hits, decisions: list[Decision] | None) -> list[Finding]:
+        text, flags = view.text, view.flags
         if flags & FLAG_SYMBOL or self._symbol_starts_other:
             for start in self._symbol_starts:  # `in` on a str is a C scan
                 if start in text:
@@ -245,7 +246,6 @@ class Ruleset:
         candidates = set(per_rule)
         for rule_indexes in gated:
             candidates.update(rule_indexes)
-        view = detectors.TextView(text, flags)
         findings = []
         for ri in sorted(candidates):
             rule = self.rules[ri]

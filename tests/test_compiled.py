@@ -119,3 +119,17 @@ METAS = sorted({meta for _, _, meta in EXAMPLES if meta}) + [()]
     st.tuples(MESSAGE, st.sampled_from(sorted(SENDERS)), st.sampled_from(METAS)), min_size=1, max_size=8))
 def test_generated_messages_judged_alike(platform, messages):
     _agree(platform, [(text, sender, dict(meta) or None) for text, sender, meta in messages])
+
+
+@settings(max_examples=300, deadline=None)
+@given(platform=st.sampled_from(PLATFORMS), text=MESSAGE, sender=st.sampled_from(sorted(SENDERS)))
+def test_the_number_gate_loses_no_finding(platform, text, sender):
+    """A view keeps the census's FLAG_NUMBER only for a number run of MIN_NUMBER_DIGITS digits or
+    more (most texts with that many digits hold order numbers, SKUs or links: no number at all).
+    With every number detector the census alone wakes, a message has the same findings."""
+    rules = COMPILED_RULESETS[platform]
+    census_flags = rules._flags_of(text)
+    woken_by_the_census = detectors.TextView(text, census_flags)
+    woken_by_the_census.flags = census_flags
+    expected = rules._judge(woken_by_the_census, sender, None, rules.matcher.find(text), None)
+    assert _findings(rules.judge(text, sender)) == _findings(expected)

@@ -179,7 +179,7 @@ def assert_batch_is_decode(records, limits):
     batch, rejects = decode_batch(records, limits, NOW, platforms)
     assert rejects == [(i, e) for i, e in enumerate(expected) if type(e) is Reject]
     events = [(i, e) for i, e in enumerate(expected) if type(e) is dict]
-    assert batch.index == [i for i, _ in events]
+    assert len(batch) == len(events) and batch.index == [i for i, _ in events]
     for column in ("platform", "shop_id", "buyer_id", "event_id", "sender", "kind", "text", "ts"):
         got = getattr(batch, column)
         assert got == [e[column] for _, e in events] and [type(v) for v in got] == [type(e[column]) for _, e in events]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import oracle
 from stream_guard import detectors
-from stream_guard.matcher import CharMap, DigitRuns, Matcher, census, census_flags, census_flags_batch
+from stream_guard.matcher import FLAG_NUMBER, CharMap, DigitRuns, Matcher, census, census_flags, census_flags_batch
 
 # Characters that exercise every folding path: ASCII, full-width, enclosed and circled forms,
 # super/subscripts, traditional and simplified, numerals, separators, zero-width, emoji, astral
@@ -146,6 +146,10 @@ def test_number_runs_of_a_text_are_the_python_definitions(text):
     expected = python_digit_runs(view.ascii, detectors.NUMBER_SEPARATORS, detectors.TOKEN_GLUE) \
         if census(text)[0] >= detectors.MIN_NUMBER_DIGITS else ()
     assert view.number_runs == expected
+    # the view keeps the census's FLAG_NUMBER only for a run of MIN_NUMBER_DIGITS digits or more
+    long_run = any(len(digits) >= detectors.MIN_NUMBER_DIGITS for _, _, digits in expected)
+    assert bool(view.flags & FLAG_NUMBER) == long_run
+    assert view.flags | FLAG_NUMBER == census_flags(text, detectors.MIN_NUMBER_DIGITS, detectors.SHORT_MESSAGE) | FLAG_NUMBER
 
 
 @given(st.text(alphabet="07.-xX_a中😀·s", max_size=30), st.sampled_from(["", "-", "-·"]), st.sampled_from(["", "_", "_/a7"]))
