@@ -458,7 +458,7 @@ cdef class LazyMeta:
 Mapping.register(LazyMeta)
 
 
-cdef inline void _put(list column, Py_ssize_t i, object value):
+cdef inline void _put(list column, Py_ssize_t i, object value) noexcept:
     Py_INCREF(value)  # PyList_SET_ITEM takes the reference
     PyList_SET_ITEM(column, i, value)
 
@@ -515,7 +515,7 @@ cdef class EventBatch:
         self._n = i + 1
         return 0
 
-    cdef void _seal(self):
+    cdef void _seal(self) noexcept:
         """The columns cut to the events added (the entries past them are empty)."""
         for column in (self.index, self.platform, self.shop_id, self.buyer_id, self.event_id, self.sender,
                        self.kind, self.text, self.ts, self._records, self._full):

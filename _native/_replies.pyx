@@ -54,9 +54,14 @@ cdef extern from *:
         __builtin_prefetch((const char*)o + 128);
     }
     static inline void _prefetch_line(const void* o) { __builtin_prefetch(o); }
+    static inline void _prefetch2(const void* o) {
+        __builtin_prefetch((const char*)o);
+        __builtin_prefetch((const char*)o + 64);
+    }
     """
     void _prefetch(const void* o)
     void _prefetch_line(const void* o)
+    void _prefetch2(const void* o)
 
 UNITS = ("turn", "session", "buyer_day")
 SESSION_RULES = ("first_reply", "all_replies")
@@ -474,20 +479,20 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
 
     cdef inline void prefetch_heaps(self):
         if self.n_held:
-            _prefetch(<PyObject*>self.held)
+            _prefetch_line(<PyObject*>self.held)
         if self.n_deadlines:
-            _prefetch(<PyObject*>self.deadlines)
+            _prefetch_line(<PyObject*>self.deadlines)
 
     cdef inline void prefetch_next(self):
         cdef Slot* slot
         if self.n_held:
-            _prefetch(self.held[0].buyer)
-            _prefetch(self.held[0].event_id)
+            _prefetch_line(self.held[0].buyer)
+            _prefetch_line(self.held[0].event_id)
             slot = index_slot(&self.buyer_index, self.held[0].buyer_hash)
             if slot != NULL:
                 _prefetch_line(slot)
         if self.n_deadlines:
-            _prefetch(self.deadlines[0].turn)
+            _prefetch2(self.deadlines[0].turn)
 
     # -- held events: a binary heap --
 

@@ -193,9 +193,9 @@ def wechat_id(view: TextView, context: list[Span], within: int) -> list[Span]:
 
 
 def email(view: TextView) -> list[Span]:
-    text = view.ascii
     if not view.flags & FLAG_AT:
         return []
+    text = view.ascii
     found = []
     n = len(text)
     at = text.find("@")

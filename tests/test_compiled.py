@@ -1,7 +1,8 @@
-"""Rule evaluation (`stream_guard.ruleset`, `stream_guard.detectors`) is plain Python that the build
-compiles with Cython (setup.py, COMPILED_PYTHON). These tests require that the modules imported are
-the compiled ones, built from the sources as they are now, and that the compiled modules judge
-every message exactly as the sources run by the interpreter do."""
+"""Rule evaluation (`stream_guard.ruleset`, `stream_guard.detectors`) and the violation records
+(`stream_guard.violations`) are plain Python that the build compiles with Cython (setup.py,
+COMPILED_PYTHON). These tests require that the modules imported are the compiled ones, built from
+the sources as they are now, and that the compiled modules judge every message, and build its
+violations, exactly as the sources run by the interpreter do."""
 from __future__ import annotations
 
 import importlib.machinery
@@ -14,11 +15,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import stream_guard
-from stream_guard import detectors, ruleset
+from stream_guard import detectors, ruleset, violations
 from stream_guard.packs import PLATFORMS, SENDERS, default_rules_dir, load_pack
 from shared_data import corpus_lines
 
-COMPILED = (ruleset, detectors)
+COMPILED = (ruleset, detectors, violations)
 PACKAGE_DIR = Path(stream_guard.__file__).resolve().parent
 
 
@@ -33,20 +34,24 @@ def _interpreted(name: str):
 
 
 def _interpreted_rule_modules():
-    """(ruleset, detectors) from source, the interpreted ruleset bound to the interpreted detectors:
-    `stream_guard.detectors` is swapped for the latter while the former is executed."""
+    """(ruleset, detectors, violations) from source, bound to each other: the compiled modules
+    they import are swapped for the interpreted ones while they are executed."""
     interpreted_detectors = _interpreted("detectors")
-    saved = sys.modules["stream_guard.detectors"]
+    saved = sys.modules["stream_guard.detectors"], sys.modules["stream_guard.ruleset"]
     sys.modules["stream_guard.detectors"] = stream_guard.detectors = interpreted_detectors
     try:
         interpreted_ruleset = _interpreted("ruleset")
+        sys.modules["stream_guard.ruleset"] = stream_guard.ruleset = interpreted_ruleset
+        interpreted_violations = _interpreted("violations")
     finally:
-        sys.modules["stream_guard.detectors"] = stream_guard.detectors = saved
+        sys.modules["stream_guard.detectors"], sys.modules["stream_guard.ruleset"] = saved
+        stream_guard.detectors, stream_guard.ruleset = saved
     assert interpreted_ruleset.detectors is interpreted_detectors
-    return interpreted_ruleset, interpreted_detectors
+    assert interpreted_violations.TextView is interpreted_detectors.TextView
+    return interpreted_ruleset, interpreted_detectors, interpreted_violations
 
 
-INTERPRETED_RULESET, INTERPRETED_DETECTORS = _interpreted_rule_modules()
+INTERPRETED_RULESET, INTERPRETED_DETECTORS, INTERPRETED_VIOLATIONS = _interpreted_rule_modules()
 PACKS = {p: load_pack(default_rules_dir(), p) for p in PLATFORMS}
 COMPILED_RULESETS = {p: ruleset.Ruleset(pack) for p, pack in PACKS.items()}
 INTERPRETED_RULESETS = {p: INTERPRETED_RULESET.Ruleset(pack) for p, pack in PACKS.items()}
@@ -81,6 +86,9 @@ def _agree(platform: str, messages: list[tuple[str, str, dict | None]]) -> None:
         assert hits_c == hits_i and _decisions(decisions_c) == _decisions(decisions_i), (platform, text, sender)
         view_c, view_i = detectors.TextView(text), INTERPRETED_DETECTORS.TextView(text)
         assert detectors.mask_personal_data(view_c) == INTERPRETED_DETECTORS.mask_personal_data(view_i)
+        event = {"event_id": "e1", "shop_id": "s1", "platform": platform, "conversation_id": "c1",
+                 "agent_id": "a1" if sender == "agent" else None, "text": text, "ts": 1_763_827_200_000}
+        assert violations.build_violations(event, got, "v1") == INTERPRETED_VIOLATIONS.build_violations(event, want, "v1")
 
 
 EXAMPLES = sorted({(e.text, e.role, e.meta) for pack in PACKS.values() for rule in pack.rules
