@@ -8,7 +8,10 @@ from hypothesis import strategies as st
 
 import oracle
 from stream_guard import detectors
-from stream_guard.matcher import FLAG_NUMBER, CharMap, DigitRuns, Matcher, census, census_flags, census_flags_batch
+from stream_guard.matcher import (
+    FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, CharMap, DigitRuns, Matcher, census, census_flags,
+    census_flags_batch,
+)
 
 # Characters that exercise every folding path: ASCII, full-width, enclosed and circled forms,
 # super/subscripts, traditional and simplified, numerals, separators, zero-width, emoji, astral
@@ -103,6 +106,42 @@ def test_char_map_refuses_tables_that_are_not_one_to_one():
 @given(st.lists(texts, max_size=5), st.sampled_from(["", "+", "+@#"]))
 def test_census_flags_batch_is_census_flags_of_each(batch, symbols):
     assert census_flags_batch(batch, 5, 3, symbols) == [census_flags(t, 5, 3, symbols) for t in batch]
+
+
+def python_census(text: str, symbols: str = "") -> tuple[int, int, int, int, int]:
+    """(digits, Latin letters, dots between two letters or digits, at signs, given ASCII symbols),
+    counted on each character's first folded character (numerals folded); whitespace ends a
+    letter-or-digit run: the definition the native census keeps."""
+    digits = letters = dots = ats = marked = 0
+    prev_alnum = dot_after_alnum = False
+    for ch in text:
+        kind, folded = oracle.fold(ch, fold_numbers=True)
+        if kind == oracle.WHITESPACE:
+            prev_alnum = dot_after_alnum = False
+            continue
+        c = folded[0]
+        alnum = "0" <= c <= "9" or "a" <= c <= "z"
+        digits += "0" <= c <= "9"
+        letters += "a" <= c <= "z"
+        ats += c == "@"
+        marked += ord(c) < 128 and c in symbols
+        dots += alnum and dot_after_alnum
+        dot_after_alnum = prev_alnum and c in ".。"
+        prev_alnum = alnum
+    return digits, letters, dots, ats, marked
+
+
+# every class the census counts, in the forms that fold to it, and what ends or breaks a run
+CENSUS_ALPHABET = "09０９①⑳一二贰貳〇aZＡｚⅫ.。．｡@＠+＋#＃ \t\u3000\u00a0中发發😀½_-x"
+
+
+@given(st.text(alphabet=CENSUS_ALPHABET, max_size=30) | st.text(max_size=12), st.sampled_from(["", "+", "+@#", "-_"]))
+def test_census_counts_are_the_python_definitions(text, symbols):
+    digits, letters, dots, ats, marked = python_census(text, symbols)
+    assert census(text) == (digits, letters, dots, ats)
+    expected = ((FLAG_NUMBER if digits >= 5 else 0) | (FLAG_LINK if letters and dots else 0)
+                | (FLAG_AT if ats else 0) | (FLAG_SYMBOL if marked else 0) | (FLAG_SHORT if len(text) <= 3 else 0))
+    assert census_flags(text, 5, 3, symbols) == expected
 
 
 def python_digit_runs(ascii_view: str, separators: str, glue: str) -> tuple[tuple[int, int, str], ...]:
