@@ -148,6 +148,17 @@ cdef struct Scan:
     int64_t ts
 
 
+ctypedef struct Kept:  # a scanned event's fields read only on demand: where they are in its record
+    Py_ssize_t meta_start, meta_end  # meta_start -1: no `meta` object
+    Py_ssize_t conversation_start, conversation_end
+    Py_ssize_t agent_start, agent_end  # agent_start -1: no agent_id (absent or null)
+    bint conversation_ascii, agent_ascii
+
+
+# what violation_source gives (stream_guard.violations reads these)
+SOURCE_FIELDS = ("event_id", "platform", "shop_id", "conversation_id", "agent_id", "text", "ts")
+
+
 cdef inline const char* _ws(const char* p, const char* end):
     while p < end and (p[0] == b' ' or p[0] == b'\n' or p[0] == b'\r' or p[0] == b'\t'):
         p += 1
@@ -356,7 +367,7 @@ cdef bint _scan(const char* s, Py_ssize_t n, Scan* out) except -1:
                 out.start[f], out.end[f] = value - s, p - s
             elif f == F_AGENT_ID and value[0] == b'n':
                 p = _literal(value, end, "null", 4)
-                out.start[f] = out.end[f] = value - s
+                out.start[f] = -1  # as when absent: decode gives None for both
             else:  # the fields whose value is a string
                 if value[0] != b'"':
                     return False
@@ -390,13 +401,17 @@ cdef object _one_of(const char* s, Scan* scan, int f, tuple spelled, tuple names
 
 
 cdef inline str _str(const char* s, Scan* scan, int f):
-    """The field's string (UnicodeDecodeError when it is not UTF-8). An ASCII one is copied
-    into place: most ids are ASCII, and the decoder's checks cost more than the copy."""
-    cdef Py_ssize_t n = scan.end[f] - scan.start[f]
-    if not scan.ascii[f]:
-        return _utf8(<const unsigned char*>s + scan.start[f], n)
-    value = PyUnicode_New(n, 127)
-    memcpy(PyUnicode_DATA(value), s + scan.start[f], n)
+    """The field's string (UnicodeDecodeError when it is not UTF-8)."""
+    return _span_str(s, scan.start[f], scan.end[f], scan.ascii[f])
+
+
+cdef inline str _span_str(const char* s, Py_ssize_t start, Py_ssize_t end, bint ascii):
+    """The string of the bytes [start, end) of a record. An ASCII one is copied into place: most
+    ids are ASCII, and the decoder's checks cost more than the copy."""
+    if not ascii:
+        return _utf8(<const unsigned char*>s + start, end - start)
+    value = PyUnicode_New(end - start, 127)
+    memcpy(PyUnicode_DATA(value), s + start, end - start)
     return value
 
 
@@ -470,8 +485,7 @@ cdef class EventBatch:
     cdef readonly list index, platform, shop_id, buyer_id, event_id, sender, kind, text, ts
     cdef list _records  # each event's record
     cdef list _full  # each event's dict when `decode` built it (or it was asked for), else None
-    cdef Py_ssize_t* _meta_start  # where a scanned event's `meta` object is; -1: none, or see _full
-    cdef Py_ssize_t* _meta_end
+    cdef Kept* _kept  # where a scanned event's fields read only on demand are in its record
     cdef Py_ssize_t _n  # events so far: while the batch is built, the columns have room for more
     cdef object _slow
 
@@ -480,17 +494,15 @@ cdef class EventBatch:
         self.sender, self.kind, self.text, self.ts, self._records, self._full = [], [], [], [], [], []
 
     def __dealloc__(self):
-        PyMem_Free(self._meta_start)
-        PyMem_Free(self._meta_end)
+        PyMem_Free(self._kept)
 
     cdef int _reserve(self, Py_ssize_t capacity) except -1:
         """Room for `capacity` events. The columns are made at that length, their entries empty
         (NULL) until _columns fills them and _seal cuts them to the events added: appending
         instead made each list grow by reallocation some thirty times a batch (2.5% of the
         core's instructions on the corpus day, callgrind)."""
-        self._meta_start = <Py_ssize_t*>PyMem_Malloc(max(capacity, 1) * sizeof(Py_ssize_t))
-        self._meta_end = <Py_ssize_t*>PyMem_Malloc(max(capacity, 1) * sizeof(Py_ssize_t))
-        if self._meta_start == NULL or self._meta_end == NULL:
+        self._kept = <Kept*>PyMem_Malloc(max(capacity, 1) * sizeof(Kept))
+        if self._kept == NULL:
             raise MemoryError()
         self.index, self.platform, self.shop_id = PyList_New(capacity), PyList_New(capacity), PyList_New(capacity)
         self.buyer_id, self.event_id, self.sender = PyList_New(capacity), PyList_New(capacity), PyList_New(capacity)
@@ -523,7 +535,7 @@ cdef class EventBatch:
 
     cdef int _add_decoded(self, Py_ssize_t index, dict event) except -1:
         """An event `decode` built."""
-        self._meta_start[self._n] = -1
+        self._kept[self._n].meta_start = -1  # (the dict has it all)
         return self._columns(index, event[K_PLATFORM], event[K_SHOP_ID], event[K_BUYER_ID], event[K_EVENT_ID],
                              event[K_SENDER], event[K_KIND], event[K_TEXT], event[K_TS], None, event)
 
@@ -545,9 +557,29 @@ cdef class EventBatch:
         full = self._full[i]
         if full is not None:
             return (<dict>full).get(K_META)
-        if self._meta_start[i] < 0:
+        if self._kept[i].meta_start < 0:
             return None
-        return LazyMeta.of(self._records[i], self._meta_start[i], self._meta_end[i])
+        return LazyMeta.of(self._records[i], self._kept[i].meta_start, self._kept[i].meta_end)
+
+    def violation_source(self, Py_ssize_t i):
+        """The i-th event's fields a violation record carries (SOURCE_FIELDS), as
+        `events.decode` gives them: for a scanned record, from the columns and the record's
+        bytes, without decoding it again (that was 2% of the core's instructions on both
+        benchmark days, one in a hundred events becoming a violation)."""
+        cdef Kept* kept = &self._kept[i]
+        cdef bytes record
+        cdef const char* s
+        full = self._full[i]
+        if full is not None:
+            return {name: (<dict>full).get(name) for name in SOURCE_FIELDS}
+        record = self._records[i]
+        s = PyBytes_AS_STRING(record)
+        return {"event_id": self.event_id[i], "platform": self.platform[i], "shop_id": self.shop_id[i],
+                "conversation_id": _span_str(s, kept.conversation_start, kept.conversation_end,
+                                             kept.conversation_ascii),
+                "agent_id": None if kept.agent_start < 0 else _span_str(s, kept.agent_start, kept.agent_end,
+                                                                        kept.agent_ascii),
+                "text": self.text[i], "ts": self.ts[i]}
 
 
 def decode_batch(list records, object slow, Py_ssize_t max_record_bytes, Py_ssize_t max_text_bytes,
@@ -590,6 +622,7 @@ cdef bint _added(EventBatch batch, Py_ssize_t index, bytes raw, const char* s, S
                  tuple senders_spelled, tuple senders, tuple kinds_spelled, tuple kinds) except -1:
     """Add a scanned record when its fields are those of a well-formed event; False when not
     (the slow path then finds out why)."""
+    cdef Kept* kept
     # written out, not as loops over tuples of field numbers: Cython builds such a tuple, and
     # an int for each of its items, on every record
     if (scan.start[F_EVENT_ID] < 0 or scan.start[F_PLATFORM] < 0 or scan.start[F_SHOP_ID] < 0
@@ -622,11 +655,14 @@ cdef bint _added(EventBatch batch, Py_ssize_t index, bytes raw, const char* s, S
             return False
         if PyUnicode_GET_LENGTH(text) * 4 > max_text_bytes:
             return False
-    position = batch._n
+    kept = &batch._kept[batch._n]
     if scan.start[F_META] >= 0 and s[scan.start[F_META]] == b'{':
-        batch._meta_start[position], batch._meta_end[position] = scan.start[F_META], scan.end[F_META]
+        kept.meta_start, kept.meta_end = scan.start[F_META], scan.end[F_META]
     else:
-        batch._meta_start[position] = -1
+        kept.meta_start = -1
+    kept.conversation_start, kept.conversation_end = scan.start[F_CONVERSATION_ID], scan.end[F_CONVERSATION_ID]
+    kept.conversation_ascii = scan.ascii[F_CONVERSATION_ID]
+    kept.agent_start, kept.agent_end, kept.agent_ascii = scan.start[F_AGENT_ID], scan.end[F_AGENT_ID], scan.ascii[F_AGENT_ID]
     batch._columns(index, platform, _str(s, scan, F_SHOP_ID), _str(s, scan, F_BUYER_ID), _str(s, scan, F_EVENT_ID),
                    sender, kind, text, scan.ts, raw, None)
     return True

@@ -111,7 +111,7 @@ class Engine:
                 if findings:
                     findings_at[i] = findings
         for position in sorted(findings_at):
-            event = events.event(position)
+            event = events.violation_source(position)
             result.violations += build_violations(
                 event, findings_at[position], snapshot.rulesets[event["platform"]].version)
 

@@ -27,6 +27,8 @@ def excerpt(text: str, findings: list[Finding]) -> str:
 
 
 def build_violations(event: Mapping[str, Any], findings: list[Finding], pack_version: str) -> list[dict]:
+    """The violation records of an event's findings. The event's fields read are those of
+    `_events.SOURCE_FIELDS`, which `EventBatch.violation_source` gives."""
     if not findings:
         return []
     shown = excerpt(event["text"], findings)

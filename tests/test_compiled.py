@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 import stream_guard
 from stream_guard import detectors, ruleset, violations
+from stream_guard._events import SOURCE_FIELDS
 from stream_guard.packs import PLATFORMS, SENDERS, default_rules_dir, load_pack
 from shared_data import corpus_lines
 
@@ -86,8 +87,9 @@ def _agree(platform: str, messages: list[tuple[str, str, dict | None]]) -> None:
         assert hits_c == hits_i and _decisions(decisions_c) == _decisions(decisions_i), (platform, text, sender)
         view_c, view_i = detectors.TextView(text), INTERPRETED_DETECTORS.TextView(text)
         assert detectors.mask_personal_data(view_c) == INTERPRETED_DETECTORS.mask_personal_data(view_i)
-        event = {"event_id": "e1", "shop_id": "s1", "platform": platform, "conversation_id": "c1",
-                 "agent_id": "a1" if sender == "agent" else None, "text": text, "ts": 1_763_827_200_000}
+        # the fields EventBatch.violation_source gives: build_violations must read no other
+        event = dict(zip(SOURCE_FIELDS, ("e1", platform, "s1", "c1", "a1" if sender == "agent" else None, text,
+                                         1_763_827_200_000), strict=True))
         assert violations.build_violations(event, got, "v1") == INTERPRETED_VIOLATIONS.build_violations(event, want, "v1")
 
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stream_guard import _events
 from stream_guard._events import route
 from stream_guard.events import _MAX_TS, _MIN_TS, KINDS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
 from stream_guard.packs import PLATFORMS, SENDERS
@@ -186,6 +187,8 @@ def assert_batch_is_decode(records, limits):
     assert [batch.meta(i) == e.get("meta") for i, (_, e) in enumerate(events)] == [True] * len(events)
     assert [batch.meta(i) is None for i in range(len(events))] == [e.get("meta") is None for _, e in events]
     assert [batch.event(i) for i in range(len(events))] == [e for _, e in events]
+    assert [batch.violation_source(i) for i in range(len(events))] == \
+        [{name: e.get(name) for name in _events.SOURCE_FIELDS} for _, e in events]
 
 
 @given(st.lists(RECORDS, max_size=12), BATCH_LIMITS)
@@ -212,7 +215,6 @@ def test_a_text_decodes_as_decode_reads_it(pieces, repeat):
     """Valid or not, short or longer than the scanner decodes itself (4096 bytes), a text's bytes
     give what `decode` (orjson) gives: the same characters in a str of the same width (str
     equality compares widths). A valid text is decoded by the scanner, not the slow path."""
-    from stream_guard import _events
     text = b"".join(pieces) * repeat
     raw = orjson.dumps({**GOOD, "text": "\x00"}).replace(b'"\\u0000"', b'"' + text + b'"')
     assert_batch_is_decode([raw], Limits(max_text_bytes=1 << 20, max_record_bytes=1 << 22))
@@ -233,16 +235,20 @@ def test_a_text_decodes_as_decode_reads_it(pieces, repeat):
     with_(meta={"deep": {"er": [1, 2, {"x": "好"}]}, "price": -0.25}),
     with_(kind="handoff", sender="system", text=...),
     with_(kind="buyer_reported", sender="system"),
+    with_(agent_id="客服7", conversation_id="会话-1"),
+    with_(agent_id="", conversation_id=""),
+    with_(agent_id=...),
 ])
 def test_a_well_formed_event_is_read_without_the_slow_path(raw):
     """The scanner takes the common shapes itself: the agreement above is not met by sending
     everything to `decode`."""
-    from stream_guard import _events
     asked = []
     batch, rejects = _events.decode_batch([raw], asked.append, 1 << 20, 16384, _MIN_TS, NOW + 1, tuple(PLATFORMS),
                                           tuple(SENDERS), KINDS)
     assert asked == [] and rejects == [] and batch.text == [orjson.loads(raw).get("text", "")]
     assert batch.meta(0) == orjson.loads(raw).get("meta")
+    decoded = decode(raw, Limits(), NOW, frozenset(PLATFORMS))
+    assert batch.violation_source(0) == {name: decoded.get(name) for name in _events.SOURCE_FIELDS}
 
 
 def route_by_definition(events, roles):
