@@ -227,6 +227,16 @@ def test_a_session_restarting_at_the_same_instant_is_the_same_consult():
         assert [(r["consults"], r["valid"]) for r in tracker.shop_days()] == [(1, 0)]
 
 
+def test_the_deadline_of_an_answered_turn_does_not_decide_the_next_one():
+    # turn 1 is answered at once; turn 2 opens 20 s after turn 1 and is answered 170 s later,
+    # 10 s after turn 1's deadline has passed: valid, and no reply_missed on the way
+    events = [ev(1, "10:00:00"), ev(2, "10:00:10", "agent"), ev(3, "10:00:20"), ev(4, "10:03:10", "agent"),
+              ev(5, "10:30:00", buyer="b2")]
+    for tracker in both():
+        out = tracker.observe_batch(events) + tracker.finish()
+        assert [o.kind for o in out if o.buyer_id == "b1"] == ["valid", "valid"]
+
+
 def test_restore_replaces_a_shops_state_and_rejects_foreign_snapshots():
     tracker = ReplyTracker(PROFILES)
     tracker.observe(ev(1, "10:00:00"))
