@@ -542,8 +542,15 @@ cdef class EventBatch:
     def __len__(self):
         return len(self.index)
 
+    cdef int _check(self, Py_ssize_t i) except -1:
+        """i is an event's position: the accessors below read their columns unchecked."""
+        if not 0 <= i < self._n:
+            raise IndexError(f"no event {i} in a batch of {self._n}")
+        return 0
+
     def event(self, Py_ssize_t i):
         """The i-th event as `events.decode` gives it (decoded again for a scanned record)."""
+        self._check(i)
         full = self._full[i]
         if full is None:
             full = self._full[i] = self._slow(self._records[i])
@@ -551,6 +558,7 @@ cdef class EventBatch:
 
     def meta(self, Py_ssize_t i):
         """The i-th event's `meta` (None when it has none), as a mapping."""
+        self._check(i)
         return self._meta_of(i)
 
     cdef object _meta_of(self, Py_ssize_t i):
@@ -566,9 +574,11 @@ cdef class EventBatch:
         `events.decode` gives them: for a scanned record, from the columns and the record's
         bytes, without decoding it again (that was 2% of the core's instructions on both
         benchmark days, one in a hundred events becoming a violation)."""
-        cdef Kept* kept = &self._kept[i]
+        cdef Kept* kept
         cdef bytes record
         cdef const char* s
+        self._check(i)
+        kept = &self._kept[i]
         full = self._full[i]
         if full is not None:
             return {name: (<dict>full).get(name) for name in SOURCE_FIELDS}

@@ -201,6 +201,7 @@ class Ruleset:
         return census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
 
     def _judge_message(self, text: str, sender: str, meta, hits, flags: int) -> list[Finding]:
+        """Findings of one message, given its phrase hits and census flags."""
         if not hits and not self._may_hold_something(text, flags):
             return []
         return self._judge(detectors.TextView(text, flags), sender, meta, hits, None)

@@ -189,6 +189,10 @@ def assert_batch_is_decode(records, limits):
     assert [batch.event(i) for i in range(len(events))] == [e for _, e in events]
     assert [batch.violation_source(i) for i in range(len(events))] == \
         [{name: e.get(name) for name in _events.SOURCE_FIELDS} for _, e in events]
+    for outside in (-1, len(events)):
+        for accessor in (batch.event, batch.meta, batch.violation_source):
+            with pytest.raises(IndexError):
+                accessor(outside)
 
 
 @given(st.lists(RECORDS, max_size=12), BATCH_LIMITS)
