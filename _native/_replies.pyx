@@ -14,13 +14,16 @@ zoneinfo, exactly as the oracle does.
 At 10k shops the tracker's state outgrows the caches and an event costs a handful of cache misses
 (its shop, the shop's heaps, the records of the event it releases, held since the allowed
 lateness); what is left to the CPU is kept small: no hashing of platform, kind or sender strings,
-event fields looked up with the decoder's own key objects. Shops (per platform) and buyers (per
-shop) are found through `_str_index` tables, not dicts: a dict lookup with a new key object (every
-decoded id is one) reads the dict's index, its entry and the stored key, three dependent misses,
-where a slot of the table holds the hash and a short id's characters in one line, which is
-fetched ahead: a batch's shop lines all at once before its first event is taken, and the buyer
-line of the event a shop releases next (its hash is kept with it from when it was held). In
-paired runs on the benchmark's day this cut the tracker's time per event by about 15%.
+event fields looked up with the decoder's own key objects, ids hashed once with the index's own
+hash (not siphash). Shops (per platform) and buyers (per shop) are found through `_str_index`
+tables, not dicts: a dict lookup with a new key object (every decoded id is one) reads the dict's
+index, its entry and the stored key, three dependent misses, where a slot of the table holds the
+hash and a short id's characters in one line, which is fetched ahead. A batch goes through in
+passes (observe_batch): its shops' lines are fetched all at once before its first event is
+taken; then its events are held and the events their watermarks pass taken from the heaps;
+then those are applied in order, each one's chain (buyer index line, record, open turn,
+consult) fetched a link at a time a few events ahead. The earliest deadline is kept in the
+shop, so the deadline heap is read only when a turn goes overdue.
 
 The pure-Python oracle in `tests/reply_oracle.py` defines the behaviour; property tests require
 the same outcomes, rows and snapshots-restored runs from both.
@@ -30,15 +33,15 @@ from cpython.dict cimport PyDict_Next
 from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
-from libc.stdint cimport int64_t, int32_t
+from libc.stdint cimport INT64_MAX, int64_t, int32_t
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from _str_index cimport (Slot, StrIndex, index_add, index_find, index_free, index_remove, index_slot, index_values,
-                         str_hash)
+from _str_index cimport (Slot, StrIndex, index_add, index_find, index_free, index_remove, index_seed, index_slot,
+                         index_values, str_hash)
 from _unicode cimport PyUnicode_GET_LENGTH, str_equal
 
 cdef extern from "Python.h":
@@ -69,6 +72,8 @@ EXCLUDING_KINDS = ("buyer_reported", "buyer_blocked")
 
 SNAPSHOT_VERSION = "sg-replies-1"
 
+index_seed(hash("stream_guard._replies index key") & 0xFFFF_FFFF_FFFF_FFFF)
+
 # event kinds and senders as the state machine sees them; other values do nothing
 cdef enum:
     K_MESSAGE = 0
@@ -83,10 +88,17 @@ cdef enum:
     U_SESSION = 1
     U_BUYER_DAY = 2
 
-# how many events ahead observe_batch fetches a shop's heaps, and the heads of those heaps
+# how many events ahead observe_batch fetches a shop's heaps; how many released events ahead it
+# fetches, link by link, what applying one reads: the buyer's index line (and the event's
+# strings, the shop's first deadline), the buyer's record, its open turn and session, the turn's
+# consult. Each stage reads only lines an earlier stage asked for.
 cdef enum:
-    PREFETCH_FAR = 8
-    PREFETCH_NEAR = 4
+    CHUNK = 512  # events taken through the passes together: their shops' lines stay in cache between passes
+    PREFETCH_HEAPS = 8
+    PREFETCH_SLOT = 12
+    PREFETCH_RECORD = 8
+    PREFETCH_STATE = 4
+    PREFETCH_UNIT = 2
 
 # a small heap keeps its first allocation; a large one is halved when three quarters are free,
 # so a burst does not pin its peak for the life of the worker
@@ -99,11 +111,11 @@ cdef enum:
 
 
 cdef inline int _kind(object value):
-    if not value:  # no kind is a message
+    if value is None:  # no kind is a message
         return K_MESSAGE
     if type(value) is not str:
-        return K_OTHER
-    if str_equal(<str>value, "message"):
+        return K_MESSAGE if not value else K_OTHER  # any false value is no kind
+    if str_equal(<str>value, "message") or PyUnicode_GET_LENGTH(value) == 0:
         return K_MESSAGE
     if str_equal(<str>value, "buyer_reported") or str_equal(<str>value, "buyer_blocked"):
         return K_EXCLUDING
@@ -276,22 +288,22 @@ cdef class _Platform:
     cdef inline bint in_service(self, int32_t second):
         return self.service_start <= second < self.service_end
 
-    cdef inline _Shop find_shop(self, object shop_id):
-        """The shop, or None."""
+    cdef inline _Shop find_shop(self, object shop_id, Py_hash_t shop_hash):
+        """The shop, or None (shop_hash: _id_hash(shop_id))."""
         cdef PyObject* found
         if type(shop_id) is str:
-            found = index_find(&self.shop_index, <str>shop_id, str_hash(<str>shop_id))
+            found = index_find(&self.shop_index, <str>shop_id, shop_hash)
             if found != NULL:
                 return <_Shop>found
             if self.shop_index.used == len(self.shops):
                 return None  # every shop is in the index: none has this id
         return self.shops.get(shop_id)
 
-    cdef inline void prefetch_shop(self, object shop_id):
+    cdef inline void prefetch_shop(self, object shop_id, Py_hash_t shop_hash):
         """Ask for the index line where the lookup of shop_id starts."""
         cdef Slot* slot
         if type(shop_id) is str:
-            slot = index_slot(&self.shop_index, str_hash(<str>shop_id))
+            slot = index_slot(&self.shop_index, shop_hash)
             if slot != NULL:
                 _prefetch_line(slot)
 
@@ -302,12 +314,12 @@ cdef class _Platform:
             self.drop_shop(<_Shop>old)
         self.shops[shop.shop_id] = shop
         if type(shop.shop_id) is str:  # ids of other types are found in the dict
-            index_add(&self.shop_index, <str>shop.shop_id, str_hash(<str>shop.shop_id), <PyObject*>shop)
+            index_add(&self.shop_index, <str>shop.shop_id, _id_hash(shop.shop_id), <PyObject*>shop)
         return 0
 
     cdef int drop_shop(self, _Shop shop) except -1:
         if type(shop.shop_id) is str:
-            index_remove(&self.shop_index, str_hash(<str>shop.shop_id), <PyObject*>shop)
+            index_remove(&self.shop_index, _id_hash(shop.shop_id), <PyObject*>shop)
         del self.shops[shop.shop_id]
         return 0
 
@@ -395,13 +407,27 @@ ctypedef struct Pending:  # an event of a batch, its shop found (observe_batch's
     PyObject* event_id  # borrowed from the event, which the batch holds
     PyObject* buyer
     int64_t ts
+    Py_hash_t shop_hash  # _id_hash of the shop id, computed once for its prefetch and its lookup
     int kind
     int sender
+    bint late  # the second pass found it older than its shop's watermark
+    int64_t watermark  # its shop's watermark once it is held (second pass)
+    Py_ssize_t released  # the end, in the tracker's releases, of the held events it let go
+
+
+ctypedef struct Release:  # a held event the watermark passed, taken from its shop's heap
+    PyObject* shop  # borrowed
+    Held item  # owns the event's references until it is applied
 
 
 ctypedef struct Deadline:
     int64_t at
     PyObject* turn  # owned _Turn
+
+
+cdef inline Py_hash_t _id_hash(object key):
+    """The index hash of a str id; -1 for an id of another type (found in the dict, not the index)."""
+    return str_hash(<str>key) if type(key) is str else -1
 
 
 cdef inline Py_hash_t _buyer_hash(object buyer) except -1:
@@ -447,6 +473,9 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
     cdef Py_ssize_t n_held, cap_held
     cdef Deadline* deadlines
     cdef Py_ssize_t n_deadlines, cap_deadlines
+    # the earliest deadline (INT64_MAX: none), kept in the shop's first lines: every applied
+    # event asks whether a turn went overdue before it, and the heap is read only when one did
+    cdef int64_t first_deadline
     # buyer id (a str: the tracker takes no other) -> _Buyer, owned through the index (buyer()
     # and drop_buyer() count the references); no dict beside it: nothing reads buyers in order
     cdef StrIndex buyer_index
@@ -463,6 +492,7 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
         self.plat = plat
         self.shop_id = shop_id
         self.days = []
+        self.first_deadline = INT64_MAX
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -478,27 +508,51 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
         index_free(&self.buyer_index)
 
     cdef inline void prefetch_heaps(self):
+        """Ask for the lines holding an event reads: the held heap's head and its end."""
         if self.n_held:
             _prefetch_line(<PyObject*>self.held)
-        if self.n_deadlines:
+            _prefetch_line(<PyObject*>&self.held[self.n_held - 1])
+
+    cdef inline void prefetch_release(self, Held* item):
+        """Ask for the lines a released event's lookup starts with: the buyer's index line (and
+        the next: a probe may go on), the event's strings, the head of the deadlines."""
+        cdef Slot* slot = index_slot(&self.buyer_index, item.buyer_hash)
+        if slot != NULL:
+            _prefetch2(slot)
+        _prefetch_line(item.buyer)
+        _prefetch_line(item.event_id)
+        if self.first_deadline < item.ts:  # a turn goes overdue before it: the heap is read
             _prefetch_line(<PyObject*>self.deadlines)
 
-    cdef inline void prefetch_next(self):
-        cdef Slot* slot
-        if self.n_held:
-            _prefetch_line(self.held[0].buyer)
-            _prefetch_line(self.held[0].event_id)
-            slot = index_slot(&self.buyer_index, self.held[0].buyer_hash)
-            if slot != NULL:
-                _prefetch_line(slot)
-        if self.n_deadlines:
-            _prefetch2(self.deadlines[0].turn)
+    cdef inline PyObject* prefetched_buyer(self, Py_hash_t buyer_hash):
+        """The record in the first two index slots with the buyer's hash (fetched by
+        prefetch_release), or NULL: a guess for prefetching only, the key is not compared."""
+        cdef Slot* slot = index_slot(&self.buyer_index, buyer_hash)
+        cdef Slot* last
+        if slot == NULL:
+            return NULL
+        if slot.value != NULL and slot.hash == buyer_hash:
+            return slot.value
+        last = &self.buyer_index.slots[self.buyer_index.mask]
+        if slot != last and slot.value != NULL:
+            slot += 1
+            if slot.value != NULL and slot.hash == buyer_hash:
+                return slot.value
+        return NULL
 
     # -- held events: a binary heap --
 
+    cdef inline bint late(self, int64_t ts, int64_t lateness):
+        """Older than the shop's watermark: counted and reported, never applied."""
+        return self.has_max and ts < self.max_ts - lateness
+
     cdef int hold(self, int64_t ts, object event_id, object buyer, int kind, int sender) except -1:
+        """Hold an event until the watermark passes it; the shop's latest event time follows."""
         cdef Held item
         cdef Py_ssize_t i, parent
+        if not self.has_max or ts > self.max_ts:
+            self.max_ts = ts
+            self.has_max = True
         if self.n_held == self.cap_held:
             self.held = <Held*>_resize(self.held, &self.cap_held, max(HEAP_MIN, 2 * self.cap_held), sizeof(Held))
         self.seq += 1
@@ -561,6 +615,7 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
             self.deadlines[i] = self.deadlines[parent]
             i = parent
         self.deadlines[i] = item
+        self.first_deadline = self.deadlines[0].at
         return 0
 
     cdef _Turn pop_deadline(self):
@@ -584,6 +639,7 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
         if self.cap_deadlines > HEAP_SHRINK_ABOVE and n < self.cap_deadlines // 4:
             self.deadlines = <Deadline*>_resize(self.deadlines, &self.cap_deadlines, self.cap_deadlines // 2,
                                                 sizeof(Deadline))
+        self.first_deadline = self.deadlines[0].at if n else INT64_MAX
         turn = <_Turn>first.turn
         Py_DECREF(turn)  # the heap's reference; `turn` holds its own
         return turn
@@ -676,7 +732,10 @@ cdef class ReplyTracker:
     cdef readonly int64_t lateness
     cdef readonly int64_t late_events  # events older than their shop's watermark; process-local
     cdef dict _platforms  # name -> _Platform
-    cdef tuple _platform_list
+    cdef PyObject** _platform_at  # the _Platforms of _platforms (which owns them), in a C array
+    cdef Py_ssize_t _n_platforms
+    cdef Release* _releases  # observe_batch's held events to apply, in order; empty between batches
+    cdef Py_ssize_t _cap_releases
     # the key objects of the fields read, as the events of the last batch spelled them: a lookup
     # with the dict's own key object matches by identity (a decoder's keys are its own strings)
     cdef object _k_platform, _k_shop_id, _k_ts, _k_event_id, _k_buyer_id, _k_kind, _k_sender
@@ -695,12 +754,21 @@ cdef class ReplyTracker:
             if clock is None:
                 clock = clocks[profile.timezone] = _Clock(profile.timezone)
             self._platforms[name] = _Platform(name, profile, clock)
-        self._platform_list = tuple(self._platforms.values())
+        self._n_platforms = len(self._platforms)
+        self._platform_at = <PyObject**>PyMem_Malloc(max(self._n_platforms, 1) * sizeof(PyObject*))
+        if self._platform_at == NULL:
+            raise MemoryError()
+        for i, plat in enumerate(self._platforms.values()):  # the dict is not changed after this
+            self._platform_at[i] = <PyObject*>plat
         self._k_platform, self._k_shop_id, self._k_ts = "platform", "shop_id", "ts"
         self._k_event_id, self._k_buyer_id, self._k_kind, self._k_sender = "event_id", "buyer_id", "kind", "sender"
         self._set_keys()
         self._shops = {}
         self._closed = {}
+
+    def __dealloc__(self):
+        PyMem_Free(self._platform_at)
+        PyMem_Free(self._releases)
 
     # ---- input ---------------------------------------------------------------------------------
 
@@ -742,7 +810,7 @@ cdef class ReplyTracker:
         fields `events.decode` has checked) from position `start` on."""
         cdef list platforms = batch.platform, shop_ids = batch.shop_id, times = batch.ts
         cdef list event_ids = batch.event_id, buyers = batch.buyer_id, kinds = batch.kind, senders = batch.sender
-        cdef Py_ssize_t n = len(platforms) - start, i
+        cdef Py_ssize_t n = len(platforms) - start, i, begin, end
         cdef _Platform plat
         cdef Pending* pending
         cdef list out = []
@@ -750,36 +818,121 @@ cdef class ReplyTracker:
             return out
         pending = _pending_for(n)
         try:
-            # the shops' index lines first, all together: the lookups below then find them
-            # fetched, where one at a time each would wait for its own
-            for i in range(n):
-                plat = self._platform(platforms[start + i])
-                pending[i].plat = <PyObject*>plat if plat is not None else NULL
-                if plat is not None:
-                    plat.prefetch_shop(shop_ids[start + i])
-            for i in range(n):
-                self._pend(&pending[i], shop_ids[start + i], times[start + i], <PyObject*>event_ids[start + i],
-                           <PyObject*>buyers[start + i], kinds[start + i], senders[start + i])
-            self._apply_resolved(pending, n, out)
+            for begin in range(0, n, CHUNK):
+                end = min(n, begin + CHUNK)
+                # the shops' index lines first, all together: the lookups below then find them
+                # fetched, where one at a time each would wait for its own
+                for i in range(begin, end):
+                    plat = self._platform(platforms[start + i])
+                    pending[i].plat = <PyObject*>plat if plat is not None else NULL
+                    if plat is not None:
+                        shop_id = shop_ids[start + i]
+                        pending[i].shop_hash = _id_hash(shop_id)
+                        plat.prefetch_shop(shop_id, pending[i].shop_hash)
+                for i in range(begin, end):
+                    self._pend(&pending[i], shop_ids[start + i], times[start + i], <PyObject*>event_ids[start + i],
+                               <PyObject*>buyers[start + i], kinds[start + i], senders[start + i])
+                self._apply_chunk(&pending[begin], end - begin, out)
         finally:
             PyMem_Free(pending)
         return out
 
     cdef int _apply_resolved(self, Pending* pending, Py_ssize_t ready, list out) except -1:
-        """The second pass: apply the first `ready` resolved events in order."""
-        cdef Py_ssize_t i
-        cdef Pending* p
-        for i in range(ready):
-            # fetch ahead what the events a few places on will read first: their shop's
-            # heaps, then the event each will release (both were written a minute ago)
-            if i + PREFETCH_FAR < ready and pending[i + PREFETCH_FAR].shop != NULL:
-                (<_Shop>pending[i + PREFETCH_FAR].shop).prefetch_heaps()
-            if i + PREFETCH_NEAR < ready and pending[i + PREFETCH_NEAR].shop != NULL:
-                (<_Shop>pending[i + PREFETCH_NEAR].shop).prefetch_next()
-            p = &pending[i]
-            if p.shop != NULL and not self._late(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, out):
-                self._take(<_Shop>p.shop, p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender, out)
+        """Apply the first `ready` resolved events in order, CHUNK at a time."""
+        cdef Py_ssize_t begin
+        for begin in range(0, ready, CHUNK):
+            self._apply_chunk(&pending[begin], min(CHUNK, ready - begin), out)
         return 0
+
+    cdef int _apply_chunk(self, Pending* pending, Py_ssize_t ready, list out) except -1:
+        """The second and third passes over `ready` resolved events.
+
+        Second: in order, each event is held (or found late), and the held events its watermark
+        passes are taken from its shop's heap into `_releases`. That is heap work only, which the
+        state machine never touches, so taking them all first gives the order of one event at a
+        time. Third: in order, the late events are reported and the taken events applied, each
+        event's watermark then deciding the overdue turns and closing days. Knowing the events
+        to apply before applying them, the third pass fetches what each will read a few events
+        ahead, one link of the chain at a time (index line, record, open turn, consult), where
+        applying them one by one waited on each link in turn."""
+        cdef Py_ssize_t i, taken = 0, applied = 0
+        cdef Pending* p
+        cdef _Shop shop
+        try:
+            for i in range(ready):
+                if i + PREFETCH_HEAPS < ready and pending[i + PREFETCH_HEAPS].shop != NULL:
+                    (<_Shop>pending[i + PREFETCH_HEAPS].shop).prefetch_heaps()
+                p = &pending[i]
+                if p.shop != NULL:
+                    shop = <_Shop>p.shop
+                    p.late = shop.late(p.ts, self.lateness)
+                    if not p.late:
+                        shop.hold(p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender)
+                        p.watermark = shop.max_ts - self.lateness
+                        # strictly older than the watermark: an event at the watermark itself may still arrive
+                        while shop.n_held and shop.held[0].ts < p.watermark:
+                            if taken == self._cap_releases:
+                                self._releases = <Release*>_resize(self._releases, &self._cap_releases,
+                                                                   max(1024, 2 * self._cap_releases), sizeof(Release))
+                            shop.release(&self._releases[taken].item)
+                            self._releases[taken].shop = p.shop
+                            taken += 1
+                p.released = taken
+            for i in range(ready):
+                p = &pending[i]
+                if p.shop == NULL:
+                    continue
+                shop = <_Shop>p.shop
+                if p.late:
+                    self._report_late(shop, p.ts, <object>p.event_id, <object>p.buyer, out)
+                    continue
+                while applied < p.released:
+                    self._prefetch_releases(applied, taken)
+                    applied += 1  # first: applying it takes over the event's references
+                    self._apply_released(shop, &self._releases[applied - 1].item, out)
+                self._after_watermark(shop, p.watermark, out)
+        finally:
+            for i in range(applied, taken):  # an error stopped the third pass: drop what it left
+                Py_DECREF(<object>self._releases[i].item.event_id)
+                Py_DECREF(<object>self._releases[i].item.buyer)
+        return 0
+
+    cdef inline void _prefetch_releases(self, Py_ssize_t r, Py_ssize_t taken):
+        """Fetch, for the events to be applied after the r-th, the link of the chain each stage
+        asks for; the link before it was asked for a few events earlier."""
+        cdef Release* rel
+        cdef PyObject* found
+        cdef _Buyer b
+        if r + PREFETCH_SLOT < taken:
+            rel = &self._releases[r + PREFETCH_SLOT]
+            (<_Shop>rel.shop).prefetch_release(&rel.item)
+        if r + PREFETCH_RECORD < taken:
+            rel = &self._releases[r + PREFETCH_RECORD]
+            found = (<_Shop>rel.shop).prefetched_buyer(rel.item.buyer_hash)
+            if found != NULL:
+                _prefetch2(found)
+            if (<_Shop>rel.shop).first_deadline < rel.item.ts:
+                _prefetch2((<_Shop>rel.shop).deadlines[0].turn)
+        if r + PREFETCH_STATE < taken:
+            b = self._guessed_buyer(r + PREFETCH_STATE)
+            if b is not None:
+                if b.turn is not None:
+                    _prefetch2(<PyObject*>b.turn)
+                if b.session is not None:
+                    _prefetch2(<PyObject*>b.session)
+                elif b.unit is not None:
+                    _prefetch2(<PyObject*>b.unit)
+        if r + PREFETCH_UNIT < taken:
+            b = self._guessed_buyer(r + PREFETCH_UNIT)
+            if b is not None and b.turn is not None:
+                _prefetch2(<PyObject*>b.turn.unit)
+
+    cdef inline _Buyer _guessed_buyer(self, Py_ssize_t k):
+        """The record of the k-th release's buyer, as far as its index lines tell (for
+        prefetching only), or None."""
+        cdef Release* rel = &self._releases[k]
+        cdef PyObject* found = (<_Shop>rel.shop).prefetched_buyer(rel.item.buyer_hash)
+        return None if found == NULL else <_Buyer>found
 
     cdef Py_ssize_t _resolve(self, list batch, Pending* pending, Py_ssize_t n) except -1:
         """Fill `pending` for the leading events of the batch that are dicts with well-typed
@@ -803,6 +956,7 @@ cdef class ReplyTracker:
             pending[i].plat = <PyObject*>plat
             if fields[F_SHOP_ID] == NULL or fields[F_TS] == NULL or type(<object>fields[F_TS]) is not int:
                 return i
+            pending[i].shop_hash = _id_hash(<object>fields[F_SHOP_ID])
             event_id = <PyObject*>"" if fields[F_EVENT_ID] == NULL else fields[F_EVENT_ID]
             buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
             if type(<object>event_id) is not str or type(<object>buyer) is not str:
@@ -814,8 +968,8 @@ cdef class ReplyTracker:
 
     cdef int _pend(self, Pending* p, object shop_id, object ts, PyObject* event_id, PyObject* buyer,
                    object kind, object sender) except -1:
-        """One event of the first pass, whose platform (`p.plat`) is known: its shop found (and
-        asked for), its fields in C."""
+        """One event of the first pass, whose platform (`p.plat`) and shop hash (`p.shop_hash`)
+        are known: its shop found (and asked for), its fields in C."""
         cdef _Shop shop
         if p.plat == NULL:
             p.shop = NULL  # not a tracked platform: nothing to do
@@ -826,7 +980,7 @@ cdef class ReplyTracker:
         p.buyer = buyer
         p.kind = _kind(kind)
         p.sender = _sender(sender)
-        shop = self._shop(plat, shop_id)
+        shop = self._shop(plat, shop_id, p.shop_hash)
         p.shop = <PyObject*>shop
         _prefetch(p.shop)
         return 0
@@ -884,15 +1038,16 @@ cdef class ReplyTracker:
         """The platform called `name`, or None: a few string comparisons, no hashing of a
         freshly decoded string. The decoder gives the names of its platform list, usually the
         profiles' own objects: their identity is tried first."""
-        cdef _Platform plat
+        cdef Py_ssize_t i
         if type(name) is not str:
             return self._platforms.get(name)
-        for plat in self._platform_list:
-            if plat.name is name:
-                return plat
-        for plat in self._platform_list:
-            if str_equal(plat.name, <str>name):
-                return plat
+        # a C array, not the tuple: no reference counting or type test per platform tried
+        for i in range(self._n_platforms):
+            if (<_Platform>self._platform_at[i]).name is name:
+                return <_Platform>self._platform_at[i]
+        for i in range(self._n_platforms):
+            if str_equal((<_Platform>self._platform_at[i]).name, <str>name):
+                return <_Platform>self._platform_at[i]
         return None
 
     def finish(self):
@@ -917,7 +1072,8 @@ cdef class ReplyTracker:
         plat = self._platform(e[self._k_platform])
         if plat is None:
             return 0
-        shop = self._shop(plat, e[self._k_shop_id])
+        shop_id = e[self._k_shop_id]
+        shop = self._shop(plat, shop_id, _id_hash(shop_id))
         ts = e[self._k_ts]
         event_id = e.get(self._k_event_id, "")
         buyer = e.get(self._k_buyer_id, "")
@@ -927,9 +1083,9 @@ cdef class ReplyTracker:
             raise TypeError("event_id and buyer_id must be strings")
         return self._take(shop, ts, event_id, buyer, _kind(e.get(self._k_kind)), _sender(e.get(self._k_sender)), out)
 
-    cdef _Shop _shop(self, _Platform plat, object shop_id):
-        """The shop's state, made when missing."""
-        cdef _Shop shop = plat.find_shop(shop_id)
+    cdef _Shop _shop(self, _Platform plat, object shop_id, Py_hash_t shop_hash):
+        """The shop's state, made when missing (shop_hash: _id_hash(shop_id))."""
+        cdef _Shop shop = plat.find_shop(shop_id, shop_hash)
         if shop is not None:
             return shop
         shop = _Shop(plat, shop_id)
@@ -939,19 +1095,20 @@ cdef class ReplyTracker:
 
     cdef bint _late(self, _Shop shop, int64_t ts, object event_id, object buyer, list out) except -1:
         """An event older than its shop's watermark is counted and reported, not applied."""
-        if shop.has_max and ts < shop.max_ts - self.lateness:
-            self.late_events += 1
-            out.append(_outcome("late_event", shop, buyer, "", ts, None, False, event_id))
+        if shop.late(ts, self.lateness):
+            self._report_late(shop, ts, event_id, buyer, out)
             return True
         return False
+
+    cdef int _report_late(self, _Shop shop, int64_t ts, object event_id, object buyer, list out) except -1:
+        self.late_events += 1
+        out.append(_outcome("late_event", shop, buyer, "", ts, None, False, event_id))
+        return 0
 
     cdef int _take(self, _Shop shop, int64_t ts, object event_id, object buyer, int kind, int sender,
                    list out) except -1:
         """Hold an event in time and apply what the watermark has passed."""
         shop.hold(ts, event_id, buyer, kind, sender)
-        if not shop.has_max or ts > shop.max_ts:
-            shop.max_ts = ts
-            shop.has_max = True
         return self._advance(shop, True, shop.max_ts - self.lateness, out)
 
     # ---- event time ------------------------------------------------------------------------------
@@ -962,24 +1119,33 @@ cdef class ReplyTracker:
         # strictly older than the watermark: an event at the watermark itself may still arrive
         while shop.n_held and (not bounded or shop.held[0].ts < watermark):
             shop.release(&item)
-            event_id = <object>item.event_id  # own the references the heap gave up
-            buyer = <object>item.buyer
-            Py_DECREF(event_id)
-            Py_DECREF(buyer)
-            # turns whose deadline passed before this event are overdue now
-            self._mark_overdue(shop, item.ts - 1, out)
-            self._apply(shop, item.ts, buyer, item.buyer_hash, item.kind, item.sender, out)
+            self._apply_released(shop, &item, out)
         if bounded:
-            self._mark_overdue(shop, watermark, out)
-            # the watermark only moves forward: short of the end of the day of the last check,
-            # it is still on that day and nothing can close
-            if watermark >= shop.watermark_day_end:
-                self._close_old_days(shop, watermark, out)
+            self._after_watermark(shop, watermark, out)
+        return 0
+
+    cdef int _apply_released(self, _Shop shop, Held* item, list out) except -1:
+        """Apply a held event the watermark passed, taking over the references it holds."""
+        event_id = <object>item.event_id
+        buyer = <object>item.buyer
+        Py_DECREF(event_id)  # the locals own them now
+        Py_DECREF(buyer)
+        # turns whose deadline passed before this event are overdue now
+        self._mark_overdue(shop, item.ts - 1, out)
+        return self._apply(shop, item.ts, buyer, item.buyer_hash, item.kind, item.sender, out)
+
+    cdef int _after_watermark(self, _Shop shop, int64_t watermark, list out) except -1:
+        """The shop's watermark is here: decide the turns it made overdue, close the days it left."""
+        self._mark_overdue(shop, watermark, out)
+        # the watermark only moves forward: short of the end of the day of the last check, it is
+        # still on that day and nothing can close
+        if watermark >= shop.watermark_day_end:
+            self._close_old_days(shop, watermark, out)
         return 0
 
     cdef int _mark_overdue(self, _Shop shop, int64_t now, list out) except -1:
         cdef _Turn turn
-        while shop.n_deadlines and shop.deadlines[0].at < now:
+        while shop.first_deadline < now:
             turn = shop.pop_deadline()
             if not turn.closed and not turn.overdue:
                 turn.overdue = True

@@ -8,6 +8,11 @@
 # line can be fetched ahead once the hash is known (index_slot). Longer or wider keys are
 # compared with the stored key object.
 #
+# The hash is the index's own (index_hash: wyhash's mixing, keyed per process), not str's
+# siphash: every event brings fresh id strings whose Python hash is not computed yet, and siphash
+# on a shop id and a buyer id was 19% of the reply tracker's instructions. The key is
+# derived from Python's hash secret (index_seed), so PYTHONHASHSEED fixes it as it fixes hash().
+#
 # Open addressing with linear probing, at most half full, power-of-two capacity; removal shifts
 # the following entries back (no tombstones). Values and keys are borrowed: the owner holds them
 # (in a dict kept beside the index, or by references of its own, as the value holds its key), and
@@ -19,8 +24,58 @@ from libc.string cimport memcmp, memcpy, memset
 
 from _unicode cimport PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_KIND, str_equal
 
-cdef extern from "Python.h":
-    Py_ssize_t PyObject_Hash(object o) except -1
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* wyhash's multiply-fold and its reads, for keys up to any length (wyhash final 4, public
+       domain, by Wang Yi); keyed with sg_index_key */
+    static uint64_t sg_index_key = 0x243f6a8885a308d3ULL;  /* wyhash's seed, already mixed */
+    static inline uint64_t sg_mix(uint64_t a, uint64_t b) {
+        __uint128_t r = (__uint128_t)a * b;
+        return (uint64_t)r ^ (uint64_t)(r >> 64);
+    }
+    static inline uint64_t sg_read8(const uint8_t* p) { uint64_t v; memcpy(&v, p, 8); return v; }
+    static inline uint64_t sg_read4(const uint8_t* p) { uint32_t v; memcpy(&v, p, 4); return v; }
+    static inline Py_hash_t sg_hash_bytes(const uint8_t* p, size_t length) {
+        const uint64_t s0 = 0xa0761d6478bd642fULL, s1 = 0xe7037ed1a0b428dbULL;
+        uint64_t seed = sg_index_key, a, b;
+        size_t left = length;
+        __uint128_t r;
+        if (length <= 16) {
+            if (length >= 4) {
+                size_t step = (length >> 3) << 2;
+                a = (sg_read4(p) << 32) | sg_read4(p + step);
+                b = (sg_read4(p + length - 4) << 32) | sg_read4(p + length - 4 - step);
+            } else if (length > 0) {
+                a = ((uint64_t)p[0] << 16) | ((uint64_t)p[length >> 1] << 8) | p[length - 1];
+                b = 0;
+            } else {
+                a = b = 0;
+            }
+        } else {
+            while (left > 16) {
+                seed = sg_mix(sg_read8(p) ^ s1, sg_read8(p + 8) ^ seed);
+                p += 16;
+                left -= 16;
+            }
+            a = sg_read8(p + left - 16);  /* the last 16 bytes, overlapping what the loop took */
+            b = sg_read8(p + left - 8);
+        }
+        r = (__uint128_t)(a ^ s1) * (b ^ seed);
+        Py_hash_t h = (Py_hash_t)sg_mix(((uint64_t)r) ^ s0 ^ length, ((uint64_t)(r >> 64)) ^ s1);
+        return h == -1 ? -2 : h;  /* -1 is the error value of hash functions */
+    }
+    """
+    Py_hash_t sg_hash_bytes(const void* p, size_t length) nogil
+    unsigned long long sg_mix(unsigned long long a, unsigned long long b) nogil
+    unsigned long long sg_index_key
+
+
+cdef inline void index_seed(unsigned long long key):
+    """Key the hash (once, when the module starts: hashes already stored would be stale)."""
+    global sg_index_key
+    sg_index_key = key ^ sg_mix(key ^ 0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL)
 
 cdef enum:
     INLINE_CHARS = 36  # one cache line per slot with the fields below
@@ -39,8 +94,11 @@ ctypedef struct StrIndex:
     Py_ssize_t used
 
 
-cdef inline Py_hash_t str_hash(str key) except -1:
-    return PyObject_Hash(key)  # cached in the str once computed
+cdef inline Py_hash_t str_hash(str key) noexcept:
+    """The index's hash of `key` (never -1). Not cached in the str: a caller that needs it
+    twice keeps it. A str has one representation (the narrowest kind that holds it), so equal
+    strings have equal bytes."""
+    return sg_hash_bytes(PyUnicode_DATA(key), <size_t>PyUnicode_GET_LENGTH(key) * PyUnicode_KIND(key))
 
 
 cdef inline int32_t _inline_length(str key):

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -323,3 +324,53 @@ def test_buyers_are_found_by_their_ids_while_old_days_let_others_go():
     assert closed == oracle.drain_closed_rows()
     assert [(r["day"], r["consults"], r["valid"]) for r in by_shop(closed + native.shop_days())] == [
         ("2026-11-21", len(first), len(first)), ("2026-11-22", len(second), 0), ("2026-11-23", len(ids), len(ids))]
+
+
+def busy_day(seed, n_events, n_shops):
+    """Events of many shops in arrival order: conversations over the platforms (each buyer asks,
+    sometimes again, bots and agents answer, some late, some never, a few buyers reported), sent
+    with up to 40 s of jitter and a few much later than the allowed minute."""
+    rnd = random.Random(seed)
+    sent = []
+    while len(sent) < n_events:
+        platform = rnd.choice(PLATFORMS)
+        shop = f"shop{int(n_shops * rnd.random() ** 2)}"  # a few busy shops, many quiet ones
+        buyer = rnd.choice([f"b{rnd.randrange(50)}", f"买家{rnd.randrange(5)}", "b" * 40])
+        t = STARTS[0] + rnd.randrange(-6 * 3600, 6 * 3600) * 1000
+        for sender, kind, gap_s in [("buyer", "message", 0), ("buyer", "message", rnd.choice([0, 5])),
+                                    ("bot", "message", 2), ("system", "handoff", 10),
+                                    ("agent", "message", rnd.choice([20, 60, 170, 200, 900])),
+                                    ("system", rnd.choice(["message", "buyer_reported"]), 30)]:
+            if rnd.random() < 0.85:
+                t += gap_s * 1000
+                delay = rnd.randrange(40_000) if rnd.random() < 0.98 else rnd.randrange(61_000, 600_000)
+                sent.append((t + delay, {"event_id": f"e{len(sent)}", "platform": platform, "shop_id": shop,
+                                         "buyer_id": buyer, "conversation_id": buyer, "sender": sender, "kind": kind,
+                                         "text": "好", "ts": t}))
+    return [e for _, e in sorted(sent, key=lambda x: x[0])]
+
+
+def test_batches_of_thousands_agree_with_the_oracle_whichever_way_they_come():
+    """observe_batch and observe_decoded take events a few hundred at a time through their passes
+    (find the shops, hold and take what the watermark passed, apply): batches far larger than
+    that, of decoded columns or of dicts, give the oracle's outcomes and rows, with late events
+    reported where they arrive."""
+    from stream_guard.events import Limits, decode_batch
+
+    events = busy_day(seed=3, n_events=6000, n_shops=300)
+    decoded, rejects = decode_batch([orjson.dumps(e) for e in events], Limits(), STARTS[0] + 86_400_000, PLATFORMS)
+    assert not rejects and len(decoded) == len(events)
+    oracle, dicts, columns = (reply_oracle.ReplyTracker(PROFILES, 60_000), ReplyTracker(PROFILES, 60_000),
+                              ReplyTracker(PROFILES, 60_000))
+    expected = keys(oracle.observe_batch([decoded.event(i) for i in range(len(decoded))]))
+    assert {"valid", "late", "reply_missed", "late_event"} <= {k[0] for k in expected} and len(expected) > 500
+    assert keys(dicts.observe_batch(events)) == expected
+    records = [orjson.dumps(e) for e in events]
+    got = []
+    for begin, end, start in [(0, 1, 0), (0, 1500, 1), (1500, len(records), 0)]:  # from a position, as the engine does
+        got += columns.observe_decoded(decode_batch(records[begin:end], Limits(), STARTS[0] + 86_400_000, PLATFORMS)[0],
+                                       start)
+    assert keys(got) == expected
+    assert state(dicts) == state(columns) == state(oracle)
+    assert keys(dicts.finish()) == keys(columns.finish()) == keys(oracle.finish())
+    assert dicts.shop_days() == columns.shop_days() == oracle.shop_days()
