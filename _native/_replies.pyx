@@ -542,9 +542,13 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
 
     # -- held events: a binary heap --
 
+    cdef inline int64_t watermark(self, int64_t lateness):
+        """The latest event time seen, less the allowed lateness (read once an event is held)."""
+        return self.max_ts - lateness
+
     cdef inline bint late(self, int64_t ts, int64_t lateness):
         """Older than the shop's watermark: counted and reported, never applied."""
-        return self.has_max and ts < self.max_ts - lateness
+        return self.has_max and ts < self.watermark(lateness)
 
     cdef int hold(self, int64_t ts, object event_id, object buyer, int kind, int sender) except -1:
         """Hold an event until the watermark passes it; the shop's latest event time follows."""
@@ -868,7 +872,7 @@ cdef class ReplyTracker:
                     p.late = shop.late(p.ts, self.lateness)
                     if not p.late:
                         shop.hold(p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender)
-                        p.watermark = shop.max_ts - self.lateness
+                        p.watermark = shop.watermark(self.lateness)
                         # strictly older than the watermark: an event at the watermark itself may still arrive
                         while shop.n_held and shop.held[0].ts < p.watermark:
                             if taken == self._cap_releases:
@@ -1109,7 +1113,7 @@ cdef class ReplyTracker:
                    list out) except -1:
         """Hold an event in time and apply what the watermark has passed."""
         shop.hold(ts, event_id, buyer, kind, sender)
-        return self._advance(shop, True, shop.max_ts - self.lateness, out)
+        return self._advance(shop, True, shop.watermark(self.lateness), out)
 
     # ---- event time ------------------------------------------------------------------------------
 
