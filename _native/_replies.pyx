@@ -3,7 +3,8 @@
 
 Per shop: the held events are a C heap of (ts, event_id, arrival number) with the fields the state
 machine reads (buyer, kind and sender as small codes), not the event dicts; the deadlines of open
-turns are a C heap of (deadline, turn); one record per buyer holds the buyer's open turn, session,
+turns are a C heap of (deadline, turn); both heaps live in the shop object while they hold a few
+items, as most shops' do; one record per buyer holds the buyer's open turn, session,
 hand-off and buyer-day unit, so an event costs one lookup in the shop; a turn points at its unit
 (the consult it counts towards), so deciding it is a field update, not a tuple-keyed lookup. Local
 days are proleptic ordinals (they sort like their ISO strings) with the string kept beside them
@@ -23,7 +24,11 @@ passes (observe_batch): its shops' lines are fetched all at once before its firs
 taken; then its events are held and the events their watermarks pass taken from the heaps;
 then those are applied in order, each one's chain (buyer index line, record, open turn,
 consult) fetched a link at a time a few events ahead. The earliest deadline is kept in the
-shop, so the deadline heap is read only when a turn goes overdue.
+shop, so the deadline heap is read only when a turn goes overdue. Objects are asked for before
+they are read, never read to be asked for: a shop is found as a borrowed pointer (a reference
+would read its first line at once), the decoded ids and times are asked for a few events
+before the pass that reads them, and the outcome of a reply names the buyer with the event's
+own id string (in cache), not the record's first-seen one.
 
 The pure-Python oracle in `tests/reply_oracle.py` defines the behaviour; property tests require
 the same outcomes, rows and snapshots-restored runs from both.
@@ -34,6 +39,7 @@ from cpython.exc cimport PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 from libc.stdint cimport INT64_MAX, int64_t, int32_t
+from libc.string cimport memcpy
 
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -47,6 +53,7 @@ from _unicode cimport PyUnicode_GET_LENGTH, str_equal
 cdef extern from "Python.h":
     int PyUnicode_Compare(object left, object right) except? -1
     PyObject* PyDict_GetItemWithError(object d, object key)  # borrowed; NULL and no error: absent
+    PyObject* PyList_GET_ITEM(object lst, Py_ssize_t i)  # borrowed; no bounds check
 
 cdef extern from *:
     """
@@ -61,10 +68,15 @@ cdef extern from *:
         __builtin_prefetch((const char*)o);
         __builtin_prefetch((const char*)o + 64);
     }
+    /* where the list's next item goes */
+    static inline void _prefetch_list_end(PyObject* list) {
+        __builtin_prefetch(((PyListObject*)list)->ob_item + Py_SIZE(list));
+    }
     """
     void _prefetch(const void* o)
     void _prefetch_line(const void* o)
     void _prefetch2(const void* o)
+    void _prefetch_list_end(PyObject* list)
 
 UNITS = ("turn", "session", "buyer_day")
 SESSION_RULES = ("first_reply", "all_replies")
@@ -89,21 +101,25 @@ cdef enum:
     U_BUYER_DAY = 2
 
 # how many events ahead observe_batch fetches a shop's heaps; how many released events ahead it
-# fetches, link by link, what applying one reads: the buyer's index line (and the event's
-# strings, the shop's first deadline), the buyer's record, its open turn and session, the turn's
-# consult. Each stage reads only lines an earlier stage asked for.
+# fetches, link by link, what applying one reads: the buyer's index line, the shop's first lines
+# and the event's strings; the buyer's record (and the deadline heap's head, when a turn goes
+# overdue); its open turn and session (and the overdue turn); the turn's consult. Each stage
+# reads only lines an earlier stage asked for.
 cdef enum:
     CHUNK = 512  # events taken through the passes together: their shops' lines stay in cache between passes
+    PREFETCH_EVENT = 8  # a decoded event's objects (shop id, time), in the first pass
     PREFETCH_HEAPS = 8
     PREFETCH_SLOT = 12
     PREFETCH_RECORD = 8
     PREFETCH_STATE = 4
     PREFETCH_UNIT = 2
 
-# a small heap keeps its first allocation; a large one is halved when three quarters are free,
-# so a burst does not pin its peak for the life of the worker
+# a shop's heaps start in the shop itself (most shops hold a few events and wait on a few turns
+# at a time: their heaps are read with the shop's own lines, not from blocks of their own); a
+# heap that outgrows that moves to a block, halved when three quarters are free, so a burst
+# does not pin its peak for the life of the worker
 cdef enum:
-    HEAP_MIN = 4
+    HEAP_INLINE = 4
     HEAP_SHRINK_ABOVE = 64
 
 
@@ -124,7 +140,7 @@ cdef inline int _kind(object value):
     return K_OTHER
 
 
-cdef inline int _sender(object value):
+cdef inline int _sender(object value) noexcept:
     if type(value) is not str:
         return S_OTHER
     if str_equal(<str>value, "buyer"):
@@ -226,7 +242,7 @@ cdef class _Clock:
             return 0
         return self._compute(ts, day, second)
 
-    cdef inline int64_t day_end(self, int64_t ts):
+    cdef inline int64_t day_end(self, int64_t ts) noexcept:
         """The end of ts's local day when it is cached, else ts + 1 (ask again next time)."""
         if self.start0 <= ts < self.end0:
             return self.end0
@@ -285,21 +301,24 @@ cdef class _Platform:
     def __dealloc__(self):
         index_free(&self.shop_index)
 
-    cdef inline bint in_service(self, int32_t second):
+    cdef inline bint in_service(self, int32_t second) noexcept:
         return self.service_start <= second < self.service_end
 
-    cdef inline _Shop find_shop(self, object shop_id, Py_hash_t shop_hash):
-        """The shop, or None (shop_hash: _id_hash(shop_id))."""
+    cdef inline PyObject* find_shop(self, object shop_id, Py_hash_t shop_hash) except? NULL:
+        """The shop, borrowed (the platform owns it), or NULL (shop_hash: _id_hash(shop_id)). A
+        pointer, not a reference: taking one would read the shop's first line at once, where the
+        batch's first pass only asks for its lines and reads them in the next."""
         cdef PyObject* found
         if type(shop_id) is str:
             found = index_find(&self.shop_index, <str>shop_id, shop_hash)
-            if found != NULL:
-                return <_Shop>found
-            if self.shop_index.used == len(self.shops):
-                return None  # every shop is in the index: none has this id
-        return self.shops.get(shop_id)
+            if found != NULL or self.shop_index.used == len(self.shops):
+                return found  # every shop is in the index: none has this id
+        found = PyDict_GetItemWithError(self.shops, shop_id)
+        if found == NULL and PyErr_Occurred():
+            return NULL
+        return found
 
-    cdef inline void prefetch_shop(self, object shop_id, Py_hash_t shop_hash):
+    cdef inline void prefetch_shop(self, object shop_id, Py_hash_t shop_hash) noexcept:
         """Ask for the index line where the lookup of shop_id starts."""
         cdef Slot* slot
         if type(shop_id) is str:
@@ -417,6 +436,9 @@ ctypedef struct Pending:  # an event of a batch, its shop found (observe_batch's
 
 ctypedef struct Release:  # a held event the watermark passed, taken from its shop's heap
     PyObject* shop  # borrowed
+    # where the buyer's lookup starts, as the index stood when the event was taken: for
+    # prefetching only, as applying the events before it may grow the index (and free this)
+    Slot* slot
     Held item  # owns the event's references until it is applied
 
 
@@ -425,7 +447,7 @@ ctypedef struct Deadline:
     PyObject* turn  # owned _Turn
 
 
-cdef inline Py_hash_t _id_hash(object key):
+cdef inline Py_hash_t _id_hash(object key) noexcept:
     """The index hash of a str id; -1 for an id of another type (found in the dict, not the index)."""
     return str_hash(<str>key) if type(key) is str else -1
 
@@ -435,6 +457,12 @@ cdef inline Py_hash_t _buyer_hash(object buyer) except -1:
     if type(buyer) is not str:
         raise TypeError("buyer_id must be a string")
     return str_hash(<str>buyer)
+
+
+cdef inline bint _opens(Held* item) noexcept:
+    """Whether applying the event may open a turn (and add a consult): a buyer's message or a
+    hand-off. A guess for prefetching: the profile and the buyer's state decide."""
+    return (item.kind == K_MESSAGE and item.sender == S_BUYER) or item.kind == K_HANDOFF
 
 
 cdef inline bint _held_before(Held* a, Held* b):
@@ -462,37 +490,58 @@ cdef void* _resize(void* block, Py_ssize_t* capacity, Py_ssize_t wanted, size_t 
     return grown
 
 
+cdef void* _heap_resize(void* block, void* inline_block, Py_ssize_t* capacity, Py_ssize_t wanted,
+                        Py_ssize_t n, size_t item) except NULL:
+    """A shop's heap of n items given room for `wanted` items, more than its shop holds."""
+    cdef void* moved
+    if block != inline_block:
+        return _resize(block, capacity, wanted, item)
+    moved = PyMem_Malloc(wanted * item)
+    if moved == NULL:
+        raise MemoryError()
+    memcpy(moved, block, n * item)
+    capacity[0] = wanted
+    return moved
+
+
 @cython.final
 cdef class _Shop:  # tracked by the collector: it closes a cycle with its platform
+    # the fields an event's passes read, in the object's first 128 bytes: the passes ask for
+    # its first three lines, which hold those bytes wherever the object starts
     cdef _Platform plat
-    cdef readonly object shop_id
-    cdef bint has_max
     cdef int64_t max_ts
     cdef int64_t seq
     cdef Held* held
-    cdef Py_ssize_t n_held, cap_held
-    cdef Deadline* deadlines
-    cdef Py_ssize_t n_deadlines, cap_deadlines
-    # the earliest deadline (INT64_MAX: none), kept in the shop's first lines: every applied
-    # event asks whether a turn went overdue before it, and the heap is read only when one did
+    cdef Py_ssize_t n_held
+    # the earliest deadline (INT64_MAX: none): every applied event asks whether a turn went
+    # overdue before it, and the heap is read only when one did
     cdef int64_t first_deadline
+    cdef Deadline* deadlines
     # buyer id (a str: the tracker takes no other) -> _Buyer, owned through the index (buyer()
     # and drop_buyer() count the references); no dict beside it: nothing reads buyers in order
     cdef StrIndex buyer_index
+    cdef _Day recent      # the day `day` found last (None: none yet, or it was closed), and its
+    cdef int32_t recent_ordinal  # ordinal: a turn opens on it nearly always, found without the list
+    cdef bint has_max
+    cdef readonly object shop_id
+    # the rest
+    cdef Py_ssize_t cap_held, n_deadlines, cap_deadlines
     cdef Py_ssize_t n_open  # open turns
     cdef int64_t opened     # turns opened so far: the opening order of turns
     cdef list days        # _Day, oldest first: the watermark's day, the day before, rarely more
-    cdef _Day recent      # the day `day` found last (None: none yet, or it was closed), and its
-    cdef int32_t recent_ordinal  # ordinal: a turn opens on it nearly always, found without the list
     cdef bint has_watermark_day
     cdef int32_t watermark_day  # the watermark's local day at the last day-closing check
     cdef int64_t watermark_day_end  # and its end: no check is needed before the watermark gets there
+    cdef Held held_inline[HEAP_INLINE]  # the heaps while they fit (`held` and `deadlines` point here)
+    cdef Deadline deadlines_inline[HEAP_INLINE]
 
     def __cinit__(self, _Platform plat, shop_id):
         self.plat = plat
         self.shop_id = shop_id
         self.days = []
         self.first_deadline = INT64_MAX
+        self.held, self.cap_held = self.held_inline, HEAP_INLINE
+        self.deadlines, self.cap_deadlines = self.deadlines_inline, HEAP_INLINE
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -501,32 +550,23 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
             Py_DECREF(<object>self.held[i].buyer)
         for i in range(self.n_deadlines):
             Py_DECREF(<object>self.deadlines[i].turn)
-        PyMem_Free(self.held)
-        PyMem_Free(self.deadlines)
+        if self.held != self.held_inline:
+            PyMem_Free(self.held)
+        if self.deadlines != self.deadlines_inline:
+            PyMem_Free(self.deadlines)
         for b in index_values(&self.buyer_index):
             Py_DECREF(b)  # the index's reference (the list's goes with the list)
         index_free(&self.buyer_index)
 
-    cdef inline void prefetch_heaps(self):
+    cdef inline void prefetch_heaps(self) noexcept:
         """Ask for the lines holding an event reads: the held heap's head and its end."""
         if self.n_held:
             _prefetch_line(<PyObject*>self.held)
             _prefetch_line(<PyObject*>&self.held[self.n_held - 1])
 
-    cdef inline void prefetch_release(self, Held* item):
-        """Ask for the lines a released event's lookup starts with: the buyer's index line (and
-        the next: a probe may go on), the event's strings, the head of the deadlines."""
-        cdef Slot* slot = index_slot(&self.buyer_index, item.buyer_hash)
-        if slot != NULL:
-            _prefetch2(slot)
-        _prefetch_line(item.buyer)
-        _prefetch_line(item.event_id)
-        if self.first_deadline < item.ts:  # a turn goes overdue before it: the heap is read
-            _prefetch_line(<PyObject*>self.deadlines)
-
-    cdef inline PyObject* prefetched_buyer(self, Py_hash_t buyer_hash):
-        """The record in the first two index slots with the buyer's hash (fetched by
-        prefetch_release), or NULL: a guess for prefetching only, the key is not compared."""
+    cdef inline PyObject* prefetched_buyer(self, Py_hash_t buyer_hash) noexcept:
+        """The record in the first two index slots with the buyer's hash (fetched a few events
+        before, at the slot stage), or NULL: a guess for prefetching only, the key is not compared."""
         cdef Slot* slot = index_slot(&self.buyer_index, buyer_hash)
         cdef Slot* last
         if slot == NULL:
@@ -542,11 +582,11 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
 
     # -- held events: a binary heap --
 
-    cdef inline int64_t watermark(self, int64_t lateness):
+    cdef inline int64_t watermark(self, int64_t lateness) noexcept:
         """The latest event time seen, less the allowed lateness (read once an event is held)."""
         return self.max_ts - lateness
 
-    cdef inline bint late(self, int64_t ts, int64_t lateness):
+    cdef inline bint late(self, int64_t ts, int64_t lateness) noexcept:
         """Older than the shop's watermark: counted and reported, never applied."""
         return self.has_max and ts < self.watermark(lateness)
 
@@ -558,7 +598,8 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
             self.max_ts = ts
             self.has_max = True
         if self.n_held == self.cap_held:
-            self.held = <Held*>_resize(self.held, &self.cap_held, max(HEAP_MIN, 2 * self.cap_held), sizeof(Held))
+            self.held = <Held*>_heap_resize(self.held, self.held_inline, &self.cap_held, 2 * self.cap_held,
+                                            self.n_held, sizeof(Held))
         self.seq += 1
         item.ts, item.seq, item.kind, item.sender = ts, self.seq, kind, sender
         item.buyer_hash = _buyer_hash(buyer)  # the string is at hand now; when released it is not
@@ -606,8 +647,8 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
         cdef Deadline item
         cdef Py_ssize_t i, parent
         if self.n_deadlines == self.cap_deadlines:
-            self.deadlines = <Deadline*>_resize(self.deadlines, &self.cap_deadlines,
-                                                max(HEAP_MIN, 2 * self.cap_deadlines), sizeof(Deadline))
+            self.deadlines = <Deadline*>_heap_resize(self.deadlines, self.deadlines_inline, &self.cap_deadlines,
+                                                     2 * self.cap_deadlines, self.n_deadlines, sizeof(Deadline))
         Py_INCREF(turn)
         item.at, item.turn = at, <PyObject*>turn
         i = self.n_deadlines
@@ -827,6 +868,10 @@ cdef class ReplyTracker:
                 # the shops' index lines first, all together: the lookups below then find them
                 # fetched, where one at a time each would wait for its own
                 for i in range(begin, end):
+                    # the decoded objects are cold by now (a batch's worth were made since): each
+                    # is asked for a few events before it is read
+                    if i + PREFETCH_EVENT < end:
+                        _prefetch2(PyList_GET_ITEM(shop_ids, start + i + PREFETCH_EVENT))
                     plat = self._platform(platforms[start + i])
                     pending[i].plat = <PyObject*>plat if plat is not None else NULL
                     if plat is not None:
@@ -834,8 +879,13 @@ cdef class ReplyTracker:
                         pending[i].shop_hash = _id_hash(shop_id)
                         plat.prefetch_shop(shop_id, pending[i].shop_hash)
                 for i in range(begin, end):
-                    self._pend(&pending[i], shop_ids[start + i], times[start + i], <PyObject*>event_ids[start + i],
-                               <PyObject*>buyers[start + i], kinds[start + i], senders[start + i])
+                    if i + PREFETCH_EVENT < end:
+                        _prefetch_line(PyList_GET_ITEM(times, start + i + PREFETCH_EVENT))
+                    # the ids are borrowed, not taken: a reference would read them here, where
+                    # the second pass reads them (asked for ahead there)
+                    self._pend(&pending[i], shop_ids[start + i], times[start + i],
+                               PyList_GET_ITEM(event_ids, start + i), PyList_GET_ITEM(buyers, start + i),
+                               kinds[start + i], senders[start + i])
                 self._apply_chunk(&pending[begin], end - begin, out)
         finally:
             PyMem_Free(pending)
@@ -866,6 +916,9 @@ cdef class ReplyTracker:
             for i in range(ready):
                 if i + PREFETCH_HEAPS < ready and pending[i + PREFETCH_HEAPS].shop != NULL:
                     (<_Shop>pending[i + PREFETCH_HEAPS].shop).prefetch_heaps()
+                    # holding the event takes its ids (and hashes the buyer's)
+                    _prefetch_line(pending[i + PREFETCH_HEAPS].event_id)
+                    _prefetch2(pending[i + PREFETCH_HEAPS].buyer)
                 p = &pending[i]
                 if p.shop != NULL:
                     shop = <_Shop>p.shop
@@ -880,6 +933,8 @@ cdef class ReplyTracker:
                                                                    max(1024, 2 * self._cap_releases), sizeof(Release))
                             shop.release(&self._releases[taken].item)
                             self._releases[taken].shop = p.shop
+                            self._releases[taken].slot = index_slot(&shop.buyer_index,
+                                                                    self._releases[taken].item.buyer_hash)
                             taken += 1
                 p.released = taken
             for i in range(ready):
@@ -901,23 +956,36 @@ cdef class ReplyTracker:
                 Py_DECREF(<object>self._releases[i].item.buyer)
         return 0
 
-    cdef inline void _prefetch_releases(self, Py_ssize_t r, Py_ssize_t taken):
+    cdef inline void _prefetch_releases(self, Py_ssize_t r, Py_ssize_t taken) noexcept:
         """Fetch, for the events to be applied after the r-th, the link of the chain each stage
         asks for; the link before it was asked for a few events earlier."""
         cdef Release* rel
         cdef PyObject* found
         cdef _Buyer b
         if r + PREFETCH_SLOT < taken:
+            # nothing read but the release itself: the shop's lines may be cold here
             rel = &self._releases[r + PREFETCH_SLOT]
-            (<_Shop>rel.shop).prefetch_release(&rel.item)
+            _prefetch(rel.shop)
+            if rel.slot != NULL:
+                _prefetch2(rel.slot)  # the index line and the next: a probe may go on
+            _prefetch_line(rel.item.buyer)
+            _prefetch_line(rel.item.event_id)
         if r + PREFETCH_RECORD < taken:
             rel = &self._releases[r + PREFETCH_RECORD]
             found = (<_Shop>rel.shop).prefetched_buyer(rel.item.buyer_hash)
             if found != NULL:
                 _prefetch2(found)
+            if (<_Shop>rel.shop).first_deadline < rel.item.ts:  # a turn goes overdue before it
+                _prefetch_line(<PyObject*>(<_Shop>rel.shop).deadlines)
+            _prefetch_line(<PyObject*>(<_Shop>rel.shop).shop_id)  # an outcome names the shop
+            if _opens(&rel.item):  # the latest day's consults, where a new one is added
+                _prefetch_line(<PyObject*>(<_Shop>rel.shop).recent)
+        if r + PREFETCH_STATE < taken:
+            rel = &self._releases[r + PREFETCH_STATE]
             if (<_Shop>rel.shop).first_deadline < rel.item.ts:
                 _prefetch2((<_Shop>rel.shop).deadlines[0].turn)
-        if r + PREFETCH_STATE < taken:
+            if _opens(&rel.item) and (<_Shop>rel.shop).recent is not None:
+                _prefetch_line(<PyObject*>(<_Shop>rel.shop).recent.units)
             b = self._guessed_buyer(r + PREFETCH_STATE)
             if b is not None:
                 if b.turn is not None:
@@ -927,6 +995,9 @@ cdef class ReplyTracker:
                 elif b.unit is not None:
                     _prefetch2(<PyObject*>b.unit)
         if r + PREFETCH_UNIT < taken:
+            rel = &self._releases[r + PREFETCH_UNIT]
+            if _opens(&rel.item) and (<_Shop>rel.shop).recent is not None:
+                _prefetch_list_end(<PyObject*>(<_Shop>rel.shop).recent.units)
             b = self._guessed_buyer(r + PREFETCH_UNIT)
             if b is not None and b.turn is not None:
                 _prefetch2(<PyObject*>b.turn.unit)
@@ -974,7 +1045,6 @@ cdef class ReplyTracker:
                    object kind, object sender) except -1:
         """One event of the first pass, whose platform (`p.plat`) and shop hash (`p.shop_hash`)
         are known: its shop found (and asked for), its fields in C."""
-        cdef _Shop shop
         if p.plat == NULL:
             p.shop = NULL  # not a tracked platform: nothing to do
             return 0
@@ -984,8 +1054,7 @@ cdef class ReplyTracker:
         p.buyer = buyer
         p.kind = _kind(kind)
         p.sender = _sender(sender)
-        shop = self._shop(plat, shop_id, p.shop_hash)
-        p.shop = <PyObject*>shop
+        p.shop = self._shop(plat, shop_id, p.shop_hash)
         _prefetch(p.shop)
         return 0
 
@@ -1063,7 +1132,7 @@ cdef class ReplyTracker:
         for shop in list(self._shops.values()):
             self._advance(shop, False, 0, out)
             for b in sorted(shop.open_buyers(), key=_buyer_id):
-                out.append(self._end(shop, b, False, 0))
+                out.append(self._end(shop, b, b.buyer, False, 0))
             if not shop.has_units() and shop.n_held == 0:
                 self._forget(shop)
         return out
@@ -1077,7 +1146,7 @@ cdef class ReplyTracker:
         if plat is None:
             return 0
         shop_id = e[self._k_shop_id]
-        shop = self._shop(plat, shop_id, _id_hash(shop_id))
+        shop = <_Shop>self._shop(plat, shop_id, _id_hash(shop_id))
         ts = e[self._k_ts]
         event_id = e.get(self._k_event_id, "")
         buyer = e.get(self._k_buyer_id, "")
@@ -1087,15 +1156,16 @@ cdef class ReplyTracker:
             raise TypeError("event_id and buyer_id must be strings")
         return self._take(shop, ts, event_id, buyer, _kind(e.get(self._k_kind)), _sender(e.get(self._k_sender)), out)
 
-    cdef _Shop _shop(self, _Platform plat, object shop_id, Py_hash_t shop_hash):
-        """The shop's state, made when missing (shop_hash: _id_hash(shop_id))."""
-        cdef _Shop shop = plat.find_shop(shop_id, shop_hash)
-        if shop is not None:
-            return shop
+    cdef PyObject* _shop(self, _Platform plat, object shop_id, Py_hash_t shop_hash) except NULL:
+        """The shop's state, made when missing, borrowed (its platform owns it; see find_shop)
+        (shop_hash: _id_hash(shop_id))."""
+        cdef PyObject* found = plat.find_shop(shop_id, shop_hash)
+        if found != NULL:
+            return found
         shop = _Shop(plat, shop_id)
         plat.add_shop(shop)
         self._shops[(plat.name, shop_id)] = shop
-        return shop
+        return <PyObject*>shop
 
     cdef bint _late(self, _Shop shop, int64_t ts, object event_id, object buyer, list out) except -1:
         """An event older than its shop's watermark is counted and reported, not applied."""
@@ -1207,7 +1277,7 @@ cdef class ReplyTracker:
             if b.session is not None:
                 b.session.last_ts = ts
             if b.turn is not None:
-                out.append(self._end(shop, b, True, ts))
+                out.append(self._end(shop, b, buyer, True, ts))  # the event's id: in cache
         return 0
 
     cdef int _open(self, _Shop shop, _Buyer b, int64_t ts) except -1:
@@ -1265,14 +1335,15 @@ cdef class ReplyTracker:
         shop.push_deadline(ts + plat.threshold_ms, turn)
         return 0
 
-    cdef Outcome _end(self, _Shop shop, _Buyer b, bint replied, int64_t replied_ts):
-        """Close the buyer's open turn."""
+    cdef Outcome _end(self, _Shop shop, _Buyer b, object buyer, bint replied, int64_t replied_ts):
+        """Close the buyer's open turn; `buyer` is the buyer's id for the outcome (any string
+        equal to it: a reply's own is in cache, where the record's first-seen one may not be)."""
         cdef _Turn turn = b.turn
         b.turn = None
         shop.n_open -= 1
-        return self._close(shop, turn, replied, replied_ts)
+        return self._close(shop, turn, buyer, replied, replied_ts)
 
-    cdef void _decide(self, _Shop shop, _Turn turn, bint valid):
+    cdef void _decide(self, _Shop shop, _Turn turn, bint valid) noexcept:
         """A turn's validity is known: fold it into its unit (once)."""
         cdef _Unit unit = turn.unit
         if not turn.counted:
@@ -1284,7 +1355,7 @@ cdef class ReplyTracker:
             unit.valid = unit.valid and valid
         unit.decided += 1
 
-    cdef Outcome _close(self, _Shop shop, _Turn turn, bint replied, int64_t replied_ts):
+    cdef Outcome _close(self, _Shop shop, _Turn turn, object buyer, bint replied, int64_t replied_ts):
         if not replied:
             kind = "missed"
             if not turn.overdue:
@@ -1297,7 +1368,7 @@ cdef class ReplyTracker:
             if not turn.overdue:
                 self._decide(shop, turn, False)
         turn.closed = True
-        return _outcome(kind, shop, turn.buyer, turn.day_iso, turn.opened_ts,
+        return _outcome(kind, shop, buyer, turn.day_iso, turn.opened_ts,
                         replied_ts if replied else None, turn.counted, "")
 
     cdef int _close_old_days(self, _Shop shop, int64_t watermark, list out) except -1:
@@ -1322,7 +1393,7 @@ cdef class ReplyTracker:
             return 0
         for b in shop.open_buyers():
             if b.turn.day < cutoff:
-                out.append(self._end(shop, b, False, 0))
+                out.append(self._end(shop, b, b.buyer, False, 0))
         rows = []
         for d in shop.days:
             if d.ordinal >= cutoff:

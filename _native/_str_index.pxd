@@ -72,7 +72,7 @@ cdef extern from *:
     unsigned long long sg_index_key
 
 
-cdef inline void index_seed(unsigned long long key):
+cdef inline void index_seed(unsigned long long key) noexcept:
     """Key the hash (once, when the module starts: hashes already stored would be stale)."""
     global sg_index_key
     sg_index_key = key ^ sg_mix(key ^ 0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL)
@@ -101,7 +101,7 @@ cdef inline Py_hash_t str_hash(str key) noexcept:
     return sg_hash_bytes(PyUnicode_DATA(key), <size_t>PyUnicode_GET_LENGTH(key) * PyUnicode_KIND(key))
 
 
-cdef inline int32_t _inline_length(str key):
+cdef inline int32_t _inline_length(str key) noexcept:
     """The key's length when its characters can live in a slot, else -1."""
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(key)
     if PyUnicode_KIND(key) == 1 and n <= INLINE_CHARS:
@@ -109,14 +109,14 @@ cdef inline int32_t _inline_length(str key):
     return -1
 
 
-cdef inline Slot* index_slot(StrIndex* index, Py_hash_t hash):
+cdef inline Slot* index_slot(StrIndex* index, Py_hash_t hash) noexcept:
     """Where a lookup of `hash` starts (for a prefetch); NULL while the index is empty."""
     if index.slots == NULL:
         return NULL
     return &index.slots[<size_t>hash & <size_t>index.mask]
 
 
-cdef inline PyObject* index_find(StrIndex* index, str key, Py_hash_t hash):
+cdef inline PyObject* index_find(StrIndex* index, str key, Py_hash_t hash) noexcept:
     """The value added under `key` (borrowed), or NULL."""
     cdef Slot* slot
     cdef size_t i
@@ -140,7 +140,7 @@ cdef inline PyObject* index_find(StrIndex* index, str key, Py_hash_t hash):
         i = (i + 1) & <size_t>index.mask
 
 
-cdef inline void _index_place(StrIndex* index, Slot* entry):
+cdef inline void _index_place(StrIndex* index, Slot* entry) noexcept:
     cdef size_t i = <size_t>entry.hash & <size_t>index.mask
     while index.slots[i].value != NULL:
         i = (i + 1) & <size_t>index.mask
@@ -178,7 +178,7 @@ cdef inline int index_add(StrIndex* index, str key, Py_hash_t hash, PyObject* va
     return 0
 
 
-cdef inline void index_remove(StrIndex* index, Py_hash_t hash, PyObject* value):
+cdef inline void index_remove(StrIndex* index, Py_hash_t hash, PyObject* value) noexcept:
     """Remove the entry of `value` (added under a key of this hash), if there."""
     cdef size_t mask = <size_t>index.mask, hole, i, home
     if index.slots == NULL:
@@ -214,6 +214,6 @@ cdef inline list index_values(StrIndex* index):
     return values
 
 
-cdef inline void index_free(StrIndex* index):
+cdef inline void index_free(StrIndex* index) noexcept:
     PyMem_Free(index.slots)
     index.slots, index.mask, index.used = NULL, 0, 0

@@ -270,9 +270,11 @@ def test_outcome_is_a_small_value_object():
 
 def test_shops_are_found_by_their_ids_while_others_come_and_go():
     """Hundreds of shops with ids of every shape, a third forgotten and seen again: each event
-    finds its own shop's state, a forgotten shop starts afresh, and none is made twice."""
+    finds its own shop's state, a forgotten shop starts afresh, and none is made twice. Ids that
+    are not str (found in the platform's dict, not its index) too."""
     ids = [f"shop{i}" for i in range(150)] + [f"{i:0>36}" for i in range(50)] + [f"{i:0>37}" for i in range(50)]
     ids += [f"店铺{i}" for i in range(30)] + [f"café{i}" for i in range(20)] + [f"🛒{i}" for i in range(20)]
+    ids += list(range(1000, 1012)) + [(1, "a"), (1, "b")]
     tracker = ReplyTracker(PROFILES, allowed_lateness_ms=0)
 
     def round_of(sender, seconds):
