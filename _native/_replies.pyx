@@ -459,6 +459,13 @@ cdef inline Py_hash_t _buyer_hash(object buyer) except -1:
     return str_hash(<str>buyer)
 
 
+cdef inline void _drop_held(Held* item) noexcept:
+    """Let go of the references a held event owns, when it will not be applied: its shop is
+    going, or an error stopped the batch before it."""
+    Py_DECREF(<object>item.event_id)
+    Py_DECREF(<object>item.buyer)
+
+
 cdef inline bint _opens(Held* item) noexcept:
     """Whether applying the event may open a turn (and add a consult): a buyer's message or a
     hand-off. A guess for prefetching: the profile and the buyer's state decide."""
@@ -546,8 +553,7 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
     def __dealloc__(self):
         cdef Py_ssize_t i
         for i in range(self.n_held):
-            Py_DECREF(<object>self.held[i].event_id)
-            Py_DECREF(<object>self.held[i].buyer)
+            _drop_held(&self.held[i])
         for i in range(self.n_deadlines):
             Py_DECREF(<object>self.deadlines[i].turn)
         if self.held != self.held_inline:
@@ -952,8 +958,7 @@ cdef class ReplyTracker:
                 self._after_watermark(shop, p.watermark, out)
         finally:
             for i in range(applied, taken):  # an error stopped the third pass: drop what it left
-                Py_DECREF(<object>self._releases[i].item.event_id)
-                Py_DECREF(<object>self._releases[i].item.buyer)
+                _drop_held(&self._releases[i].item)
         return 0
 
     cdef inline void _prefetch_releases(self, Py_ssize_t r, Py_ssize_t taken) noexcept:
