@@ -54,6 +54,7 @@ cdef extern from "Python.h":
     int PyUnicode_Compare(object left, object right) except? -1
     PyObject* PyDict_GetItemWithError(object d, object key)  # borrowed; NULL and no error: absent
     PyObject* PyList_GET_ITEM(object lst, Py_ssize_t i)  # borrowed; no bounds check
+    long long PyLong_AsLongLongAndOverflow(object value, int* overflow)  # an int's: no error
 
 cdef extern from *:
     """
@@ -83,6 +84,12 @@ SESSION_RULES = ("first_reply", "all_replies")
 EXCLUDING_KINDS = ("buyer_reported", "buyer_blocked")
 
 SNAPSHOT_VERSION = "sg-replies-1"
+# the event times (ms since the epoch) the tracker's clock can place: from 1970 to two days
+# before the end of year 9999, so that an event's local day in any zone, and a watermark (an
+# event time less the lateness), stay among the dates Python can represent
+cdef int64_t _TS_MIN = 0
+cdef int64_t _TS_MAX = 253_402_128_000_000  # 9999-12-30T00:00Z
+EVENT_TS_MIN, EVENT_TS_MAX = _TS_MIN, _TS_MAX
 
 index_seed(hash("stream_guard._replies index key") & 0xFFFF_FFFF_FFFF_FFFF)
 
@@ -445,6 +452,26 @@ ctypedef struct Release:  # a held event the watermark passed, taken from its sh
 ctypedef struct Deadline:
     int64_t at
     PyObject* turn  # owned _Turn
+
+
+cdef inline bint _placeable(object ts, int64_t* value) noexcept:
+    """Whether an int is an event time the clock can place, and that time in `value`."""
+    cdef int overflow
+    value[0] = PyLong_AsLongLongAndOverflow(ts, &overflow)
+    return not overflow and _TS_MIN <= value[0] <= _TS_MAX
+
+
+cdef inline int64_t _event_time(object ts) except -1:  # -1 is before the range
+    """An event's time as the tracker takes it. A time its clock cannot place is refused before
+    anything changes: held, it would become its shop's latest time, and every watermark after it
+    would fail to find its day, so the shop would be stuck."""
+    cdef int64_t value
+    if type(ts) is not int:
+        raise TypeError("ts must be an int")
+    if not _placeable(ts, &value):
+        raise ValueError(f"ts {ts} is outside the event times the reply tracker places "
+                         f"({_TS_MIN}..{_TS_MAX} ms)")
+    return value
 
 
 cdef inline Py_hash_t _id_hash(object key) noexcept:
@@ -1022,6 +1049,7 @@ cdef class ReplyTracker:
         cdef PyObject* event_id
         cdef PyObject* buyer
         cdef _Platform plat
+        cdef int64_t ts  # the range check's own: _pend takes the time again
         for i in range(n):
             event = batch[i]
             if type(event) is not dict:
@@ -1034,7 +1062,8 @@ cdef class ReplyTracker:
                 pending[i].plat = pending[i].shop = NULL  # not a tracked platform: nothing to do
                 continue
             pending[i].plat = <PyObject*>plat
-            if fields[F_SHOP_ID] == NULL or fields[F_TS] == NULL or type(<object>fields[F_TS]) is not int:
+            if (fields[F_SHOP_ID] == NULL or fields[F_TS] == NULL or type(<object>fields[F_TS]) is not int
+                    or not _placeable(<object>fields[F_TS], &ts)):
                 return i
             pending[i].shop_hash = _id_hash(<object>fields[F_SHOP_ID])
             event_id = <PyObject*>"" if fields[F_EVENT_ID] == NULL else fields[F_EVENT_ID]
@@ -1054,7 +1083,7 @@ cdef class ReplyTracker:
             p.shop = NULL  # not a tracked platform: nothing to do
             return 0
         plat = <_Platform>p.plat
-        p.ts = ts  # an OverflowError as observe gives it
+        p.ts = _event_time(ts)
         p.event_id = event_id  # borrowed: the batch holds them
         p.buyer = buyer
         p.kind = _kind(kind)
@@ -1151,8 +1180,8 @@ cdef class ReplyTracker:
         if plat is None:
             return 0
         shop_id = e[self._k_shop_id]
+        ts = _event_time(e[self._k_ts])
         shop = <_Shop>self._shop(plat, shop_id, _id_hash(shop_id))
-        ts = e[self._k_ts]
         event_id = e.get(self._k_event_id, "")
         buyer = e.get(self._k_buyer_id, "")
         if self._late(shop, ts, event_id, buyer, out):

@@ -13,6 +13,7 @@ import orjson
 
 from stream_guard._events import EventBatch
 from stream_guard._events import decode_batch as _decode_batch
+from stream_guard._replies import EVENT_TS_MAX
 from stream_guard.packs import SENDERS
 
 KINDS = ("message", "buyer_reported", "buyer_blocked", "handoff")
@@ -26,9 +27,10 @@ REJECT_REASONS = (
 # required string fields; `text` is required for messages only, system events may leave it out
 _REQUIRED_STRINGS = ("event_id", "platform", "shop_id", "conversation_id", "buyer_id", "sender")
 _OPTIONAL_STRINGS = ("agent_id", "kind")
-# datetime cannot represent event times past year 9999; nothing real is before 2000
+# nothing real is before 2000; the latest is what the reply tracker's clock can place (the end
+# of year 9999, less two days for zones and lateness): an event past it would stop its shop
 _MIN_TS = 946_684_800_000
-_MAX_TS = 253_402_300_799_000
+_MAX_TS = EVENT_TS_MAX
 _SENDERS = frozenset(SENDERS)
 _SENDER_NAMES = tuple(sorted(SENDERS))
 
@@ -72,7 +74,7 @@ def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
             and type(get("event_id")) is str and type(get("shop_id")) is str and type(get("buyer_id")) is str
             and type(get("conversation_id")) is str and (agent_id is None or type(agent_id) is str)
             and (meta is None or type(meta) is dict) and event["event_id"] and event["shop_id"] and event["buyer_id"]
-            and len(text) * 4 <= limits.max_text_bytes and _MIN_TS <= ts <= now_ms + limits.max_future_ms):
+            and len(text) * 4 <= limits.max_text_bytes and _MIN_TS <= ts <= _latest_ts(limits, now_ms)):
         event["kind"] = "message"
         return event
     return _check(event, limits, now_ms, platforms)
@@ -83,7 +85,13 @@ def decode_batch(records: Sequence[bytes], limits: Limits, now_ms: int, platform
     The common record, a well-formed event, is read natively (`_native/_events.pyx`) straight
     into the columns; every other one goes through `decode`."""
     return _decode_batch(records if type(records) is list else list(records), lambda raw: decode(raw, limits, now_ms, platforms), limits.max_record_bytes,
-                         limits.max_text_bytes, _MIN_TS, now_ms + limits.max_future_ms, tuple(platforms), _SENDER_NAMES, KINDS)
+                         limits.max_text_bytes, _MIN_TS, _latest_ts(limits, now_ms), tuple(platforms), _SENDER_NAMES, KINDS)
+
+
+def _latest_ts(limits: Limits, now_ms: int) -> int:
+    """The latest event time taken without a closer look: the checks of `_check` give the reason
+    for a later one (out of range, or in the future)."""
+    return min(_MAX_TS, now_ms + limits.max_future_ms)
 
 
 def _check(event: dict, limits: Limits, now_ms: int, platforms) -> dict | Reject:

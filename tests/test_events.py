@@ -80,6 +80,16 @@ def test_limits_are_inclusive_and_configurable():
     assert isinstance(run(with_(ts=NOW + 24 * 3600 * 1000)), dict)
 
 
+def test_a_far_future_allowance_still_ends_at_the_latest_time_the_tracker_places():
+    """However far ahead the limits allow, an event time past `_MAX_TS` (the reply tracker's
+    range) is out of range, in the one-record decode and in the native batch decoder alike."""
+    far = Limits(max_future_ms=10**16)
+    assert isinstance(run(with_(ts=_MAX_TS), far), dict)
+    assert run(with_(ts=_MAX_TS + 1), far).reason == "ts_out_of_range"
+    batch, rejects = decode_batch([with_(ts=_MAX_TS), with_(ts=_MAX_TS + 1)], far, NOW, frozenset(PLATFORMS))
+    assert batch.ts == [_MAX_TS] and [(i, r.reason) for i, r in rejects] == [(1, "ts_out_of_range")]
+
+
 def test_system_events_may_leave_text_out():
     event = run(with_(sender="system", kind="buyer_reported", text=...))
     assert isinstance(event, dict) and event["text"] == ""

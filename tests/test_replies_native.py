@@ -10,11 +10,14 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import reply_oracle
 from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
+from stream_guard import events
+from stream_guard._replies import EVENT_TS_MAX, EVENT_TS_MIN
 from stream_guard.replies import Outcome, ReplyTracker
 
 PROFILES = {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}
@@ -255,6 +258,35 @@ def test_restore_replaces_a_shops_state_and_rejects_foreign_snapshots():
         pass
     else:
         raise AssertionError("a pinduoduo snapshot restored into a jd-only tracker")
+
+
+def test_an_event_time_the_clock_cannot_place_is_refused_before_anything_changes():
+    """A time past the tracker's range (day 10000 in Shanghai) or before it raises ValueError
+    at that event, in a batch as one at a time, and the tracker goes on as if it had never come:
+    held, it would have become the shop's latest time, and every watermark after it would have
+    failed to find its local day."""
+    before = [ev(1, "10:00:00"), ev(2, "10:00:30", "agent"), ev(3, "10:05:00", buyer="b2")]
+    after = [ev(4, "10:09:00", "agent", buyer="b2"), ev(5, "10:20:00", buyer="b3")]
+    unplaceable = [dict(ev(9, "10:06:00"), ts=ts) for ts in (EVENT_TS_MAX + 1, 10**30, EVENT_TS_MIN - 1)]
+    reference = ReplyTracker(PROFILES)
+    expected = reference.observe_batch(before + after) + reference.finish()
+
+    def figures(tracker, outcomes):
+        return [(o.kind, o.buyer_id) for o in outcomes], tracker.shop_days(), tracker.open_turn_count()
+
+    for bad in unplaceable:
+        one_by_one, batched = ReplyTracker(PROFILES), ReplyTracker(PROFILES)
+        outcomes = [o for e in before for o in one_by_one.observe(e)]
+        with pytest.raises(ValueError, match="outside the event times"):
+            one_by_one.observe(bad)
+        outcomes += [o for e in after for o in one_by_one.observe(e)] + one_by_one.finish()
+        assert figures(one_by_one, outcomes) == figures(reference, expected)
+        with pytest.raises(ValueError, match="outside the event times"):
+            batched.observe_batch(before + [bad] + after)  # the events before it are taken
+        outcomes = batched.observe_batch(after) + batched.finish()
+        assert figures(batched, outcomes)[1:] == figures(reference, expected)[1:]
+    # the decoder refuses what the tracker cannot take, so the engine never hands it over
+    assert events._MAX_TS <= EVENT_TS_MAX and events._MIN_TS >= EVENT_TS_MIN
 
 
 def test_outcome_is_a_small_value_object():
