@@ -46,8 +46,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from _str_index cimport (Slot, StrIndex, index_add, index_find, index_free, index_remove, index_seed, index_slot,
-                         index_values, str_hash)
+from _str_index cimport (Slot, StrIndex, index_add, index_find, index_free, index_guess, index_remove, index_seed,
+                         index_slot, index_values, str_hash)
 from _unicode cimport PyUnicode_GET_LENGTH, str_equal
 
 cdef extern from "Python.h":
@@ -597,27 +597,16 @@ cdef class _Shop:  # tracked by the collector: it closes a cycle with its platfo
             _prefetch_line(<PyObject*>self.held)
             _prefetch_line(<PyObject*>&self.held[self.n_held - 1])
 
-    cdef inline PyObject* prefetched_buyer(self, Py_hash_t buyer_hash) noexcept:
-        """The record in the first two index slots with the buyer's hash (fetched a few events
-        before, at the slot stage), or NULL: a guess for prefetching only, the key is not compared."""
-        cdef Slot* slot = index_slot(&self.buyer_index, buyer_hash)
-        cdef Slot* last
-        if slot == NULL:
-            return NULL
-        if slot.value != NULL and slot.hash == buyer_hash:
-            return slot.value
-        last = &self.buyer_index.slots[self.buyer_index.mask]
-        if slot != last and slot.value != NULL:
-            slot += 1
-            if slot.value != NULL and slot.hash == buyer_hash:
-                return slot.value
-        return NULL
-
     # -- held events: a binary heap --
 
     cdef inline int64_t watermark(self, int64_t lateness) noexcept:
         """The latest event time seen, less the allowed lateness (read once an event is held)."""
         return self.max_ts - lateness
+
+    cdef inline bint passed(self, int64_t watermark) noexcept:
+        """The watermark has passed the earliest held event: strictly older than it, as an
+        event at the watermark itself may still arrive."""
+        return self.n_held and self.held[0].ts < watermark
 
     cdef inline bint late(self, int64_t ts, int64_t lateness) noexcept:
         """Older than the shop's watermark: counted and reported, never applied."""
@@ -916,7 +905,7 @@ cdef class ReplyTracker:
                         _prefetch_line(PyList_GET_ITEM(times, start + i + PREFETCH_EVENT))
                     # the ids are borrowed, not taken: a reference would read them here, where
                     # the second pass reads them (asked for ahead there)
-                    self._pend(&pending[i], shop_ids[start + i], times[start + i],
+                    self._pend(&pending[i], shop_ids[start + i], _event_time(times[start + i]),
                                PyList_GET_ITEM(event_ids, start + i), PyList_GET_ITEM(buyers, start + i),
                                kinds[start + i], senders[start + i])
                 self._apply_chunk(&pending[begin], end - begin, out)
@@ -959,8 +948,7 @@ cdef class ReplyTracker:
                     if not p.late:
                         shop.hold(p.ts, <object>p.event_id, <object>p.buyer, p.kind, p.sender)
                         p.watermark = shop.watermark(self.lateness)
-                        # strictly older than the watermark: an event at the watermark itself may still arrive
-                        while shop.n_held and shop.held[0].ts < p.watermark:
+                        while shop.passed(p.watermark):
                             if taken == self._cap_releases:
                                 self._releases = <Release*>_resize(self._releases, &self._cap_releases,
                                                                    max(1024, 2 * self._cap_releases), sizeof(Release))
@@ -1004,7 +992,7 @@ cdef class ReplyTracker:
             _prefetch_line(rel.item.event_id)
         if r + PREFETCH_RECORD < taken:
             rel = &self._releases[r + PREFETCH_RECORD]
-            found = (<_Shop>rel.shop).prefetched_buyer(rel.item.buyer_hash)
+            found = index_guess(&(<_Shop>rel.shop).buyer_index, rel.item.buyer_hash)  # lines the slot stage asked for
             if found != NULL:
                 _prefetch2(found)
             if (<_Shop>rel.shop).first_deadline < rel.item.ts:  # a turn goes overdue before it
@@ -1038,7 +1026,7 @@ cdef class ReplyTracker:
         """The record of the k-th release's buyer, as far as its index lines tell (for
         prefetching only), or None."""
         cdef Release* rel = &self._releases[k]
-        cdef PyObject* found = (<_Shop>rel.shop).prefetched_buyer(rel.item.buyer_hash)
+        cdef PyObject* found = index_guess(&(<_Shop>rel.shop).buyer_index, rel.item.buyer_hash)
         return None if found == NULL else <_Buyer>found
 
     cdef Py_ssize_t _resolve(self, list batch, Pending* pending, Py_ssize_t n) except -1:
@@ -1049,7 +1037,7 @@ cdef class ReplyTracker:
         cdef PyObject* event_id
         cdef PyObject* buyer
         cdef _Platform plat
-        cdef int64_t ts  # the range check's own: _pend takes the time again
+        cdef int64_t ts
         for i in range(n):
             event = batch[i]
             if type(event) is not dict:
@@ -1070,20 +1058,21 @@ cdef class ReplyTracker:
             buyer = <PyObject*>"" if fields[F_BUYER_ID] == NULL else fields[F_BUYER_ID]
             if type(<object>event_id) is not str or type(<object>buyer) is not str:
                 return i
-            self._pend(&pending[i], <object>fields[F_SHOP_ID], <object>fields[F_TS], event_id, buyer,
+            self._pend(&pending[i], <object>fields[F_SHOP_ID], ts, event_id, buyer,
                        None if fields[F_KIND] == NULL else <object>fields[F_KIND],
                        None if fields[F_SENDER] == NULL else <object>fields[F_SENDER])
         return n
 
-    cdef int _pend(self, Pending* p, object shop_id, object ts, PyObject* event_id, PyObject* buyer,
+    cdef int _pend(self, Pending* p, object shop_id, int64_t ts, PyObject* event_id, PyObject* buyer,
                    object kind, object sender) except -1:
         """One event of the first pass, whose platform (`p.plat`) and shop hash (`p.shop_hash`)
-        are known: its shop found (and asked for), its fields in C."""
+        are known, and its time taken (checked by the caller): its shop found (and asked for),
+        its fields in C."""
         if p.plat == NULL:
             p.shop = NULL  # not a tracked platform: nothing to do
             return 0
         plat = <_Platform>p.plat
-        p.ts = _event_time(ts)
+        p.ts = ts
         p.event_id = event_id  # borrowed: the batch holds them
         p.buyer = buyer
         p.kind = _kind(kind)
@@ -1224,8 +1213,7 @@ cdef class ReplyTracker:
     cdef int _advance(self, _Shop shop, bint bounded, int64_t watermark, list out) except -1:
         """Apply the held events older than the watermark (all of them when not bounded)."""
         cdef Held item
-        # strictly older than the watermark: an event at the watermark itself may still arrive
-        while shop.n_held and (not bounded or shop.held[0].ts < watermark):
+        while (shop.passed(watermark) if bounded else shop.n_held):
             shop.release(&item)
             self._apply_released(shop, &item, out)
         if bounded:

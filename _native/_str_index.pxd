@@ -116,6 +116,22 @@ cdef inline Slot* index_slot(StrIndex* index, Py_hash_t hash) noexcept:
     return &index.slots[<size_t>hash & <size_t>index.mask]
 
 
+cdef inline PyObject* index_guess(StrIndex* index, Py_hash_t hash) noexcept:
+    """The value in the first two slots of a lookup of `hash` whose hash matches, or NULL: a
+    guess for prefetching only (the key is not compared; the lines index_slot's prefetch asked
+    for are all it reads)."""
+    cdef Slot* slot = index_slot(index, hash)
+    if slot == NULL:
+        return NULL
+    if slot.value != NULL and slot.hash == hash:
+        return slot.value
+    if slot != &index.slots[index.mask] and slot.value != NULL:
+        slot += 1
+        if slot.value != NULL and slot.hash == hash:
+            return slot.value
+    return NULL
+
+
 cdef inline PyObject* index_find(StrIndex* index, str key, Py_hash_t hash) noexcept:
     """The value added under `key` (borrowed), or NULL."""
     cdef Slot* slot
