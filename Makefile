@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NATIVE_SOURCES := setup.py pyproject.toml stream_guard/ruleset.py stream_guard/detectors.py stream_guard/violations.py _native/_matcher.pyx _native/_replies.pyx _native/_events.pyx _native/_unicode.pxd _native/_str_index.pxd _native/fold_spec.py _native/t2s.tsv
+NATIVE_SOURCES := setup.py pyproject.toml stream_guard/evaluation/ruleset.py stream_guard/evaluation/detectors.py stream_guard/evaluation/violations.py _native/_matcher.pyx _native/_replies.pyx _native/_events.pyx _native/_unicode.pxd _native/_str_index.pxd _native/fold_spec.py _native/t2s.tsv
 
 .PHONY: build demo examples test tools bench clean kafka-up kafka-down
 
@@ -50,4 +50,5 @@ kafka-down:
 	$(PYTHON) scripts/kafka_local.py down
 
 clean:
-	rm -rf $(VENV) build stream_guard/*.so *.egg-info
+	rm -rf $(VENV) build *.egg-info
+	find stream_guard -name "*.so" -delete

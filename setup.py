@@ -55,7 +55,7 @@ extensions = [
 # follow a finding (violations.py) are built the same way. The sources stay the definition:
 # tests/test_compiled.py requires the compiled modules to judge, and build violations, as the
 # sources run by the interpreter do.
-COMPILED_PYTHON = ["stream_guard/ruleset.py", "stream_guard/detectors.py", "stream_guard/violations.py"]
+COMPILED_PYTHON = ["stream_guard/evaluation/ruleset.py", "stream_guard/evaluation/detectors.py", "stream_guard/evaluation/violations.py"]
 
 setup(
     ext_modules=cythonize(

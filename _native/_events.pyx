@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The engine's batch path through `stream_guard.events`, in C: decoding a batch of records into
+"""The engine's batch path through `stream_guard.engine.events`, in C: decoding a batch of records into
 columns, and routing the decoded messages to the rules of their platform.
 
 Why columns and a scanner of our own: building a dict of a dozen objects per record (orjson), then
@@ -155,7 +155,7 @@ ctypedef struct Kept:  # a scanned event's fields read only on demand: where the
     bint conversation_ascii, agent_ascii
 
 
-# what violation_source gives (stream_guard.violations reads these)
+# what violation_source gives (stream_guard.evaluation.violations reads these)
 SOURCE_FIELDS = ("event_id", "platform", "shop_id", "conversation_id", "agent_id", "text", "ts")
 
 

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The native reply tracker: the model of `stream_guard.replies` in typed objects and C heaps.
+"""The native reply tracker: the model of `stream_guard.tracking.replies` in typed objects and C heaps.
 
 Per shop: the held events are a C heap of (ts, event_id, arrival number) with the fields the state
 machine reads (buyer, kind and sender as small codes), not the event dicts; the deadlines of open
@@ -794,7 +794,7 @@ cdef Pending* _pending_for(Py_ssize_t n) except NULL:
 
 @cython.final
 cdef class ReplyTracker:
-    """Reply-rate tracking in event time for the platforms of `profiles` (see stream_guard.replies)."""
+    """Reply-rate tracking in event time for the platforms of `profiles` (see stream_guard.tracking.replies)."""
     cdef readonly dict profiles
     cdef readonly int64_t lateness
     cdef readonly int64_t late_events  # events older than their shop's watermark; process-local

@@ -77,7 +77,7 @@ class PrepassBatch:
 
 def build_engine(name, patterns, corpus):
     if name == "stream-guard":
-        from stream_guard.matcher import Matcher
+        from stream_guard.evaluation.matcher import Matcher
 
         return Matcher(patterns)
     if name == "pyahocorasick":

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from peers import SETS
 
-from stream_guard.matcher import Matcher
+from stream_guard.evaluation.matcher import Matcher
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,7 +51,7 @@ sys.path.insert(0, sys.argv[3])
 import peers
 engine, path = sys.argv[1], sys.argv[2]
 if engine == "stream-guard":
-    from stream_guard.matcher import Matcher as build
+    from stream_guard.evaluation.matcher import Matcher as build
 else:
     build = {"pyahocorasick": peers.RawPyAhoCorasick, "ahocorasick-rs": peers.RawAhoCorasickRs,
              "hyperscan": peers.RawHyperscan}[engine]

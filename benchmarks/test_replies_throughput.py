@@ -52,10 +52,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream_guard.engine import tune_gc
-from stream_guard.events import Limits, decode_batch
-from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
-from stream_guard.replies import ReplyTracker
+from stream_guard.engine.pipeline import tune_gc
+from stream_guard.engine.events import Limits, decode_batch
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
+from stream_guard.tracking.replies import ReplyTracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import reply_oracle  # noqa: E402

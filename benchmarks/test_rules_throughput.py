@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from stream_guard.packs import PLATFORMS, default_rules_dir
-from stream_guard.registry import compile_rulesets
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir
+from stream_guard.evaluation.registry import compile_rulesets
 
 BUDGET_RULES_US = 1.0
 

@@ -1,6 +1,6 @@
 """The whole core (decode, rules, reply tracking) in events per second, as `scan` runs it.
 
-Two inputs: a generated marketplace day (`stream_guard.gen`: 1M events, realistic mix of buyers,
+Two inputs: a generated marketplace day (`stream_guard.gen.day`: 1M events, realistic mix of buyers,
 agents, bots, violations and reply turns) and the real corpus turned into events (every utterance
 an event; `customer` lines are buyer messages, `agent` and `unknown` lines agent messages, so every
 one of those is judged: the harder case). Both are encoded to JSONL bytes up front, then fed to
@@ -27,12 +27,12 @@ import time
 import orjson
 import pytest
 
-from stream_guard import gen
-from stream_guard.engine import Engine, tune_gc
+from stream_guard.gen import day as gen
+from stream_guard.engine.pipeline import Engine, tune_gc
 from stream_guard._events import route
-from stream_guard.events import Limits, decode_batch
-from stream_guard.packs import PLATFORMS, default_rules_dir
-from stream_guard.replies import ReplyTracker
+from stream_guard.engine.events import Limits, decode_batch
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir
+from stream_guard.tracking.replies import ReplyTracker
 
 BUDGET_EVENTS_PER_S = 200_000
 BATCH = 2000

@@ -1,7 +1,7 @@
 """`stream-guard worker` on the real broker, beside the raw consumer and a plain Faust agent (issue 7).
 
 One run, one broker (`scripts/kafka_local.py`, the `kafka_broker` fixture), one input topic of 4
-partitions holding a generated day (`stream_guard.gen`: buyers, agents, bots, violations, reply
+partitions holding a generated day (`stream_guard.gen.day`: buyers, agents, bots, violations, reply
 turns and bad lines, keyed by shop), each reader a separate process with a fresh consumer group:
 - raw: aiokafka `getmany()` over the whole topic (`worker_research/raw_consume.py`): the ceiling;
 - agent: a plain Faust agent, `async for event in stream` (`worker_research/faust_bench.py --mode
@@ -42,8 +42,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from stream_guard.gen import GenConfig, generate
-from stream_guard.kafka_io import prepare_topics, send_batches
+from stream_guard.gen.day import GenConfig, generate
+from stream_guard.worker.kafka_io import prepare_topics, send_batches
 from worker_harness import Topics, committed_lag, produce, start_worker, topic_partitions, wait_for
 from worker_research import common as research
 

@@ -16,9 +16,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from stream_guard.detectors import TextView, mask_personal_data
-from stream_guard.packs import default_rules_dir
-from stream_guard.registry import compile_rulesets
+from stream_guard.evaluation.detectors import TextView, mask_personal_data
+from stream_guard.evaluation.packs import default_rules_dir
+from stream_guard.evaluation.registry import compile_rulesets
 
 HOME_MARKS = ("京东", "jd", "JD", "Jd")  # as in tests/test_rule_packs.py
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cs_utterances.tsv"

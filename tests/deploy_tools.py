@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stream_guard.cli import build_parser
-from stream_guard.metrics import Metrics
-from stream_guard.worker_config import ENV_VARS, SETTINGS
+from stream_guard.cli.main import build_parser
+from stream_guard.observe.metrics import Metrics
+from stream_guard.worker.config import ENV_VARS, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -68,7 +68,7 @@ def refused_settings(env: dict[str, str]) -> dict[str, str]:
     refused = {}
     for name, value in env.items():
         if name not in ENV_VARS:
-            refused[name] = "not a setting of the worker (stream_guard/worker_config.py)"
+            refused[name] = "not a setting of the worker (stream_guard/worker/config.py)"
             continue
         try:
             parsers[name](str(value))

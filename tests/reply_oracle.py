@@ -1,6 +1,6 @@
 """The pure-Python reply tracker: the oracle the native core (`stream_guard._replies`) must agree with.
 
-It is the reference implementation of the model described in `stream_guard.replies`, written for
+It is the reference implementation of the model described in `stream_guard.tracking.replies`, written for
 clarity rather than speed: events are held as dicts, units are keyed by tuples, days by their ISO
 strings. The native core keeps the same state in typed objects and C heaps; the property tests in
 `test_replies_native.py` require identical outcomes, rows and restored-snapshot behaviour.
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from stream_guard.replies import EXCLUDING_KINDS, ReplyProfile
+from stream_guard.tracking.replies import EXCLUDING_KINDS, ReplyProfile
 
 SNAPSHOT_VERSION = "oracle-1"
 

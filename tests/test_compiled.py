@@ -1,5 +1,5 @@
-"""Rule evaluation (`stream_guard.ruleset`, `stream_guard.detectors`) and the violation records
-(`stream_guard.violations`) are plain Python that the build compiles with Cython (setup.py,
+"""Rule evaluation (`stream_guard.evaluation.ruleset`, `stream_guard.evaluation.detectors`) and the violation records
+(`stream_guard.evaluation.violations`) are plain Python that the build compiles with Cython (setup.py,
 COMPILED_PYTHON). These tests require that the modules imported are the compiled ones, built from
 the sources as they are now, and that the compiled modules judge every message, and build its
 violations, exactly as the sources run by the interpreter do."""
@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import stream_guard
-from stream_guard import detectors, ruleset, violations
+import stream_guard.evaluation
+from stream_guard.evaluation import detectors, ruleset, violations
 from stream_guard._events import SOURCE_FIELDS
-from stream_guard.packs import PLATFORMS, SENDERS, default_rules_dir, load_pack
+from stream_guard.evaluation.packs import PLATFORMS, SENDERS, default_rules_dir, load_pack
 from shared_data import corpus_lines
 
 COMPILED = (ruleset, detectors, violations)
-PACKAGE_DIR = Path(stream_guard.__file__).resolve().parent
+PACKAGE_DIR = Path(stream_guard.evaluation.__file__).resolve().parent
 
 
 def _interpreted(name: str):
-    """The module `stream_guard.<name>` loaded from its .py source, under another name."""
+    """The module `stream_guard.evaluation.<name>` loaded from its .py source, under another name."""
     loader = importlib.machinery.SourceFileLoader(f"stream_guard._interpreted_{name}", str(PACKAGE_DIR / f"{name}.py"))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
@@ -38,15 +38,15 @@ def _interpreted_rule_modules():
     """(ruleset, detectors, violations) from source, bound to each other: the compiled modules
     they import are swapped for the interpreted ones while they are executed."""
     interpreted_detectors = _interpreted("detectors")
-    saved = sys.modules["stream_guard.detectors"], sys.modules["stream_guard.ruleset"]
-    sys.modules["stream_guard.detectors"] = stream_guard.detectors = interpreted_detectors
+    saved = sys.modules["stream_guard.evaluation.detectors"], sys.modules["stream_guard.evaluation.ruleset"]
+    sys.modules["stream_guard.evaluation.detectors"] = stream_guard.evaluation.detectors = interpreted_detectors
     try:
         interpreted_ruleset = _interpreted("ruleset")
-        sys.modules["stream_guard.ruleset"] = stream_guard.ruleset = interpreted_ruleset
+        sys.modules["stream_guard.evaluation.ruleset"] = stream_guard.evaluation.ruleset = interpreted_ruleset
         interpreted_violations = _interpreted("violations")
     finally:
-        sys.modules["stream_guard.detectors"], sys.modules["stream_guard.ruleset"] = saved
-        stream_guard.detectors, stream_guard.ruleset = saved
+        sys.modules["stream_guard.evaluation.detectors"], sys.modules["stream_guard.evaluation.ruleset"] = saved
+        stream_guard.evaluation.detectors, stream_guard.evaluation.ruleset = saved
     assert interpreted_ruleset.detectors is interpreted_detectors
     assert interpreted_violations.TextView is interpreted_detectors.TextView
     return interpreted_ruleset, interpreted_detectors, interpreted_violations

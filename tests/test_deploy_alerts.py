@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from deploy_tools import ALERT_TESTS, ALERTS, PROMETHEUS_CONFIG, RULES, alert_rules, load_yaml, tool
-from stream_guard.packs import load_all
+from stream_guard.evaluation.packs import load_all
 
 
 def promtool(*args) -> subprocess.CompletedProcess:

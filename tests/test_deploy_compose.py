@@ -6,8 +6,8 @@ from deploy_tools import (DEPLOY, DOCKERFILE, PROMETHEUS_CONFIG, ROOT, SCRAPE_JO
                           dockerfile_env, load_yaml, metrics_port, refused_settings, runs_the_worker,
                           stream_guard_services, worker_services)
 from kafka_broker import kafka_local
-from stream_guard.cli import build_parser
-from stream_guard.worker_config import SETTINGS
+from stream_guard.cli.main import build_parser
+from stream_guard.worker.config import SETTINGS
 
 
 def worker_env() -> dict[str, str]:

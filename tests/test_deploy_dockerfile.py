@@ -7,7 +7,7 @@ import tomllib
 
 from deploy_tools import (DEFAULTS, DOCKERFILE, ROOT, dockerfile_env, dockerfile_stages, free_port, metrics_port,
                           refused_settings, runs_the_worker)
-from stream_guard.metrics import Health, Metrics
+from stream_guard.observe.metrics import Health, Metrics
 
 
 def final_stage(instruction: str) -> list[str]:

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from stream_guard import _events
 from stream_guard._events import route
-from stream_guard.events import _MAX_TS, _MIN_TS, KINDS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
-from stream_guard.packs import PLATFORMS, SENDERS
+from stream_guard.engine.events import _MAX_TS, _MIN_TS, KINDS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
+from stream_guard.evaluation.packs import PLATFORMS, SENDERS
 
 NOW = 1_763_900_000_000
 GOOD = {"event_id": "e1", "platform": "jd", "shop_id": "s1", "conversation_id": "c1", "buyer_id": "b1",

@@ -7,7 +7,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import oracle
-from stream_guard.matcher import UNIDATA_VERSION, Matcher, fold_codepoint_py
+from stream_guard.evaluation.matcher import UNIDATA_VERSION, Matcher, fold_codepoint_py
 
 
 def test_native_fold_table_equals_the_spec_for_every_code_point():
@@ -77,7 +77,7 @@ def test_import_without_the_extension_says_how_to_build():
                     raise ImportError("blocked for the test")
         sys.meta_path.insert(0, Block())
         try:
-            import stream_guard.matcher
+            import stream_guard.evaluation.matcher
         except ImportError as exc:
             print(exc)
         else:

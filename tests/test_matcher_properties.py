@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import oracle
-from stream_guard import detectors
-from stream_guard.matcher import (
+from stream_guard.evaluation import detectors
+from stream_guard.evaluation.matcher import (
     FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, CharMap, DigitRuns, Matcher, census, census_flags,
     census_flags_batch,
 )

@@ -4,8 +4,8 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client import generate_latest
 
-from stream_guard.metrics import Metrics
-from stream_guard.replies import Outcome
+from stream_guard.observe.metrics import Metrics
+from stream_guard.tracking.replies import Outcome
 
 
 def samples(metrics: Metrics) -> dict:

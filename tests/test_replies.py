@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
-from stream_guard.replies import ReplyTracker
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
+from stream_guard.tracking.replies import ReplyTracker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PROFILES = {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}

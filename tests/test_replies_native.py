@@ -15,10 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import reply_oracle
-from stream_guard.packs import PLATFORMS, default_rules_dir, load_pack
-from stream_guard import events
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
+from stream_guard.engine import events
 from stream_guard._replies import EVENT_TS_MAX, EVENT_TS_MIN
-from stream_guard.replies import Outcome, ReplyTracker
+from stream_guard.tracking.replies import Outcome, ReplyTracker
 
 PROFILES = {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}
 TRACKED = {p: PROFILES[p] for p in PLATFORMS if p != "tmall"}  # tmall events: no profile, ignored
@@ -389,7 +389,7 @@ def test_batches_of_thousands_agree_with_the_oracle_whichever_way_they_come():
     (find the shops, hold and take what the watermark passed, apply): batches far larger than
     that, of decoded columns or of dicts, give the oracle's outcomes and rows, with late events
     reported where they arrive."""
-    from stream_guard.events import Limits, decode_batch
+    from stream_guard.engine.events import Limits, decode_batch
 
     events = busy_day(seed=3, n_events=6000, n_shops=300)
     decoded, rejects = decode_batch([orjson.dumps(e) for e in events], Limits(), STARTS[0] + 86_400_000, PLATFORMS)

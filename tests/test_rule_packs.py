@@ -3,9 +3,9 @@ ordinary JD/Taobao service talk."""
 import pytest
 
 from shared_data import corpus_lines
-from stream_guard.packs import PLATFORMS, default_rules_dir, load_all
-from stream_guard.rules_cli import check
-from stream_guard.ruleset import Ruleset
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_all
+from stream_guard.cli.rules import check
+from stream_guard.evaluation.ruleset import Ruleset
 
 RULES = default_rules_dir()
 PACKS, PROBLEMS = load_all(RULES)
@@ -30,7 +30,7 @@ def test_rules_check_is_clean():
 
 
 def test_every_category_is_covered():
-    from stream_guard.packs import CATEGORIES
+    from stream_guard.evaluation.packs import CATEGORIES
     covered = {r.category for rs in RULESETS.values() for r in rs.rules}
     assert covered == set(CATEGORIES)
 

@@ -4,12 +4,12 @@ import textwrap
 
 import pytest
 
-from stream_guard import detectors
-from stream_guard.packs import PLATFORMS, PackError, load_pack
-from stream_guard.registry import Registry
-from stream_guard.rules_cli import check
-from stream_guard.ruleset import Ruleset
-from stream_guard.violations import build_violations, violation_id
+from stream_guard.evaluation import detectors
+from stream_guard.evaluation.packs import PLATFORMS, PackError, load_pack
+from stream_guard.evaluation.registry import Registry
+from stream_guard.cli.rules import check
+from stream_guard.evaluation.ruleset import Ruleset
+from stream_guard.evaluation.violations import build_violations, violation_id
 
 COMMON = '''
 [pack]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_guard.gen import GenConfig, generate
+from stream_guard.gen.day import GenConfig, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = ROOT / "examples" / "day.jsonl.gz"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_guard.packs import default_rules_dir
+from stream_guard.evaluation.packs import default_rules_dir
 from worker_harness import (Topics, assert_same_as_scan, committed_lag, day_with_closing_events,
                             kill_started_workers, observe, produce, scan_expected, start_worker, wait_for)
 

@@ -10,7 +10,7 @@ import faust
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
-from stream_guard.worker_consumer import BatchConsumer
+from stream_guard.worker.consumer import BatchConsumer
 
 INPUT = TP("chat-events", 0)
 CHANGELOG = TP("group-reply_state-changelog", 0)

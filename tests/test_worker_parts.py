@@ -8,13 +8,13 @@ import orjson
 import pytest
 from aiokafka.partitioner import murmur2
 
-from stream_guard.engine import Engine
-from stream_guard.events import Reject
-from stream_guard.packs import default_rules_dir
-from stream_guard.worker_config import ENV_VARS, SETTINGS, add_arguments, resolve
-from stream_guard.worker_outputs import (MAX_DEAD_LETTER_VALUE, Outbox, dead_letter_record, reply_row_key,
+from stream_guard.engine.pipeline import Engine
+from stream_guard.engine.events import Reject
+from stream_guard.evaluation.packs import default_rules_dir
+from stream_guard.worker.config import ENV_VARS, SETTINGS, add_arguments, resolve
+from stream_guard.worker.outputs import (MAX_DEAD_LETTER_VALUE, Outbox, dead_letter_record, reply_row_key,
                                          violation_record)
-from stream_guard.worker_state import ReplyState, offset_key, shop_key
+from stream_guard.worker.state import ReplyState, offset_key, shop_key
 
 DAY_MS = 86_400_000
 T0 = 1_792_461_600_000  # 2026-10-20 10:00 in Shanghai

@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream_guard.gen import GenConfig, generate
-from stream_guard.kafka_io import prepare_topics, produce_records
+from stream_guard.gen.day import GenConfig, generate
+from stream_guard.worker.kafka_io import prepare_topics, produce_records
 
 DAY_MS = 86_400_000
 

@@ -11,9 +11,9 @@ import argparse
 import time
 
 import common
-from stream_guard.engine import Engine, tune_gc
-from stream_guard.gen import GenConfig, generate
-from stream_guard.packs import default_rules_dir
+from stream_guard.engine.pipeline import Engine, tune_gc
+from stream_guard.gen.day import GenConfig, generate
+from stream_guard.evaluation.packs import default_rules_dir
 
 
 def main() -> None:

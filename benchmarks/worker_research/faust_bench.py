@@ -44,8 +44,8 @@ from typing import Any, Callable, Optional
 import orjson
 
 import common
-from stream_guard.kafka_io import send_batches
-from stream_guard.worker import QuietMonitor  # the worker's: no per-message monitor bookkeeping
+from stream_guard.worker.kafka_io import send_batches
+from stream_guard.worker.app import QuietMonitor  # the worker's: no per-message monitor bookkeeping
 
 # Faust is imported after the optional uvloop install in main().
 

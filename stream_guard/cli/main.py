@@ -6,8 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-from stream_guard import __version__, rules_cli, scan
-from stream_guard import gen, worker_config
+from stream_guard import __version__
+from stream_guard.cli import rules as rules_cli
+from stream_guard.scan import run as scan
+from stream_guard.gen import day as gen
+from stream_guard.worker import config as worker_config
 
 
 def _read_lines(path: str) -> list[str]:
@@ -26,7 +29,7 @@ def _mark(text: str, hits) -> str:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from stream_guard.matcher import Matcher
+    from stream_guard.evaluation.matcher import Matcher
 
     patterns = _read_lines(args.patterns)
     messages = args.text or _read_lines(args.messages)
@@ -49,7 +52,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from stream_guard.worker import start  # Faust is imported only by the command that runs it
+    from stream_guard.worker.app import start  # Faust is imported only by the command that runs it
 
     return start(worker_config.resolve(args))
 
@@ -73,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_parser(sub)
     worker = sub.add_parser("worker", help="consume chat events from Kafka and produce violations (a Faust app)",
                             description="Flags override STREAM_GUARD_* environment variables, which override "
-                                        "the defaults. See stream_guard/worker.py.")
+                                        "the defaults. See stream_guard/worker/app.py.")
     worker_config.add_arguments(worker)
     worker.set_defaults(run=cmd_worker)
     return parser

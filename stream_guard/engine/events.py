@@ -14,7 +14,7 @@ import orjson
 from stream_guard._events import EventBatch
 from stream_guard._events import decode_batch as _decode_batch
 from stream_guard._replies import EVENT_TS_MAX
-from stream_guard.packs import SENDERS
+from stream_guard.evaluation.packs import SENDERS
 
 KINDS = ("message", "buyer_reported", "buyer_blocked", "handoff")
 

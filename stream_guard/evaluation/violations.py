@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping
 
-from stream_guard.detectors import TextView, mask_personal_data
-from stream_guard.ruleset import Finding
+from stream_guard.evaluation.detectors import TextView, mask_personal_data
+from stream_guard.evaluation.ruleset import Finding
 
 EXCERPT_CHARS = 200
 

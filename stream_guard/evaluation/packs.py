@@ -15,8 +15,8 @@ from typing import Any
 from datetime import time as dt_time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stream_guard.detectors import SHORT_MESSAGE
-from stream_guard.replies import SESSION_RULES, UNITS, ReplyProfile
+from stream_guard.evaluation.detectors import SHORT_MESSAGE
+from stream_guard.tracking.replies import SESSION_RULES, UNITS, ReplyProfile
 
 CATEGORIES = (
     "invoice_refusal", "free_shipping_breach", "out_of_stock", "payment_refusal",
@@ -55,7 +55,7 @@ NEEDS_CONTEXT = {"qq_number", "wechat_id"}
 def default_rules_dir() -> Path:
     """STREAM_GUARD_RULES_DIR, else the `rules/` folder of the checkout or image."""
     env = os.environ.get("STREAM_GUARD_RULES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "rules"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ The same `Engine` as `scan` judges the records; this module only moves bytes and
 Delivery is at least once with idempotent outputs: a batch's input offsets are marked for commit
 only when all of its outputs are acknowledged, strictly in batch order; before each commit the
 reply rows and the snapshots of the shops that changed are written and acknowledged, so committed
-offsets never run ahead of the state (stream_guard/worker_state.py explains the replay rule).
+offsets never run ahead of the state (stream_guard/worker/state.py explains the replay rule).
 
 Why batches below Faust's stream: Faust's per-message path caps an agent near 5k messages/s here;
-`BatchConsumer` (stream_guard/worker_consumer.py) keeps the Faust worker, group, recovery and
+`BatchConsumer` (stream_guard/worker/consumer.py) keeps the Faust worker, group, recovery and
 commit machinery and hands whole fetches to this module, fetching the next batch while the engine
 judges the current one (measurements in benchmarks/worker_research/FINDINGS.md and
 benchmarks/test_worker_throughput.py). Outputs are written with the producer's
@@ -46,15 +46,15 @@ from pathlib import Path
 import faust
 from faust.sensors.monitor import Monitor
 
-from stream_guard.engine import Engine, tune_gc
-from stream_guard.kafka_io import prepare_topics, send_batches
-from stream_guard.log import JsonLogFormatter, log
-from stream_guard.metrics import Health, Metrics
-from stream_guard.worker_config import WorkerConfig
-from stream_guard.worker_consumer import BatchConsumer
-from stream_guard.worker_outputs import (Outbox, dead_letter_record, reply_row_record,
+from stream_guard.engine.pipeline import Engine, tune_gc
+from stream_guard.worker.kafka_io import prepare_topics, send_batches
+from stream_guard.observe.log import JsonLogFormatter, log
+from stream_guard.observe.metrics import Health, Metrics
+from stream_guard.worker.config import WorkerConfig
+from stream_guard.worker.consumer import BatchConsumer
+from stream_guard.worker.outputs import (Outbox, dead_letter_record, reply_row_record,
                                          violation_record)
-from stream_guard.worker_state import ReplyState
+from stream_guard.worker.state import ReplyState
 
 STATE_TABLE = "reply_state"
 HEARTBEAT_S = 1.0

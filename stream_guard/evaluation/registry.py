@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream_guard.packs import PackError, load_all
-from stream_guard.ruleset import Ruleset
+from stream_guard.evaluation.packs import PackError, load_all
+from stream_guard.evaluation.ruleset import Ruleset
 
 
 @dataclass(frozen=True)

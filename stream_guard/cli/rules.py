@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from stream_guard.packs import PLATFORMS, Example, default_rules_dir, load_all
-from stream_guard.ruleset import Ruleset
+from stream_guard.evaluation.packs import PLATFORMS, Example, default_rules_dir, load_all
+from stream_guard.evaluation.ruleset import Ruleset
 
 
 def example_results(ruleset: Ruleset):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import MutableMapping
 
-from stream_guard.replies import ReplyTracker
+from stream_guard.tracking.replies import ReplyTracker
 
 OFFSET_KEY = b"@offset"
 

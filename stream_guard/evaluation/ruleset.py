@@ -11,13 +11,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from stream_guard import detectors
-from stream_guard.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
-from stream_guard.matcher import (
+from stream_guard.evaluation import detectors
+from stream_guard.evaluation.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
+from stream_guard.evaluation.matcher import (
     FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, Matcher, census_flags, census_flags_batch,
     fold_codepoint_py,
 )
-from stream_guard.packs import Pack, Rule
+from stream_guard.evaluation.packs import Pack, Rule
 
 Span = tuple[int, int]
 

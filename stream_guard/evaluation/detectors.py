@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from stream_guard.matcher import FLAG_AT, FLAG_NUMBER, CharMap, DigitRuns, census_flags
+from stream_guard.evaluation.matcher import FLAG_AT, FLAG_NUMBER, CharMap, DigitRuns, census_flags
 
 Span = tuple[int, int]
 

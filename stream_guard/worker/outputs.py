@@ -20,7 +20,7 @@ from collections import defaultdict
 import orjson
 from aiokafka.partitioner import murmur2
 
-from stream_guard.events import Reject
+from stream_guard.engine.events import Reject
 
 # room for headers under the broker's default message.max.bytes (1 MiB)
 MAX_DEAD_LETTER_VALUE = 1_000_000

@@ -36,9 +36,9 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from stream_guard.argtypes import positive_int, rate
-from stream_guard.packs import PLATFORMS, default_rules_dir
-from stream_guard.registry import compile_rulesets
+from stream_guard.config.argtypes import positive_int, rate
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir
+from stream_guard.evaluation.registry import compile_rulesets
 
 DEFAULT_DAY = "2026-10-20"  # a fixed past day: the output never depends on the wall clock
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -981,7 +981,7 @@ def produce(config: GenConfig, bootstrap: str, topic: str, partitions: int, labe
     count records in production order."""
     import asyncio
 
-    from stream_guard.kafka_io import prepare_topics, produce_records
+    from stream_guard.worker.kafka_io import prepare_topics, produce_records
 
     gen = Generation(config)
 
