@@ -17,7 +17,7 @@ Chinese numerals fold to digits only in matchers built with number folding (NUME
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 WHITESPACE, SEPARATOR, CHARS = 0, 1, 2
@@ -75,7 +75,7 @@ def _fold_once(ch: str) -> str:
     return "".join(_T2S.get(c, c) for c in text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def fold_char(ch: str) -> tuple[int, str]:
     """(kind, folded) for one character; `folded` is "" for WHITESPACE."""
     if _is_whitespace(ch):

@@ -52,8 +52,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream_guard.engine.pipeline import tune_gc
 from stream_guard.engine.events import Limits, decode_batch
+from stream_guard.engine.pipeline import tune_gc
 from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
 from stream_guard.tracking.replies import ReplyTracker
 

@@ -26,12 +26,12 @@ import time
 
 import orjson
 import pytest
-
-from stream_guard.gen import day as gen
-from stream_guard.engine.pipeline import Engine, tune_gc
 from stream_guard._events import route
+
 from stream_guard.engine.events import Limits, decode_batch
+from stream_guard.engine.pipeline import Engine, tune_gc
 from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir
+from stream_guard.gen import day as gen
 from stream_guard.tracking.replies import ReplyTracker
 
 BUDGET_EVENTS_PER_S = 200_000

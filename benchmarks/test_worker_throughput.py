@@ -41,11 +41,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
+from worker_harness import Topics, committed_lag, produce, start_worker, topic_partitions, wait_for
+from worker_research import common as research
 
 from stream_guard.gen.day import GenConfig, generate
 from stream_guard.worker.kafka_io import prepare_topics, send_batches
-from worker_harness import Topics, committed_lag, produce, start_worker, topic_partitions, wait_for
-from worker_research import common as research
 
 pytestmark = pytest.mark.kafka
 

@@ -33,7 +33,6 @@ import argparse
 import base64
 import contextlib
 import dataclasses
-import errno
 import fcntl
 import hashlib
 import json
@@ -498,7 +497,7 @@ class Broker:
                 f"{' '.join(cmd)}\n{(proc.stdout + proc.stderr).strip()}"
             )
 
-    def start(self, timeout: float | None = None) -> "Broker":
+    def start(self, timeout: float | None = None) -> Broker:
         """Start the JVM (formatting the storage the first time) and wait until it answers."""
         if self.is_running():
             raise KafkaLocalError(f"a broker is already running from {self.run_dir} (pid {self.pid})")
@@ -579,7 +578,7 @@ class Broker:
         with contextlib.suppress(FileNotFoundError):
             (self.run_dir / STATE_FILE).unlink()
 
-    def restart(self, timeout: float | None = None, stop_timeout: float = 30.0) -> "Broker":
+    def restart(self, timeout: float | None = None, stop_timeout: float = 30.0) -> Broker:
         """Stop, then start on the SAME port and data dir (for 'broker restarted' tests)."""
         self.stop(stop_timeout)
         # The listening sockets are gone once the JVM has exited; the JVM binds with
@@ -591,7 +590,7 @@ class Broker:
         self.stop(timeout)
         remove_run_dir(self.run_dir)
 
-    def __enter__(self) -> "Broker":
+    def __enter__(self) -> Broker:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shared_data import corpus_lines
+from stream_guard._events import SOURCE_FIELDS
 
 import stream_guard.evaluation
 from stream_guard.evaluation import detectors, ruleset, violations
-from stream_guard._events import SOURCE_FIELDS
 from stream_guard.evaluation.packs import PLATFORMS, SENDERS, default_rules_dir, load_pack
-from shared_data import corpus_lines
 
 COMPILED = (ruleset, detectors, violations)
 PACKAGE_DIR = Path(stream_guard.evaluation.__file__).resolve().parent

@@ -3,8 +3,8 @@ import re
 import subprocess
 
 import pytest
-
 from deploy_tools import ALERT_TESTS, ALERTS, PROMETHEUS_CONFIG, RULES, alert_rules, load_yaml, tool
+
 from stream_guard.evaluation.packs import load_all
 
 

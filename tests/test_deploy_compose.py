@@ -2,10 +2,24 @@
 at each other (there is no Docker engine here to start it)."""
 from pathlib import Path
 
-from deploy_tools import (DEPLOY, DOCKERFILE, PROMETHEUS_CONFIG, ROOT, SCRAPE_JOB, compose, compose_mounts,
-                          dockerfile_env, load_yaml, metrics_port, refused_settings, runs_the_worker,
-                          stream_guard_services, worker_services)
+from deploy_tools import (
+    DEPLOY,
+    DOCKERFILE,
+    PROMETHEUS_CONFIG,
+    ROOT,
+    SCRAPE_JOB,
+    compose,
+    compose_mounts,
+    dockerfile_env,
+    load_yaml,
+    metrics_port,
+    refused_settings,
+    runs_the_worker,
+    stream_guard_services,
+    worker_services,
+)
 from kafka_broker import kafka_local
+
 from stream_guard.cli.main import build_parser
 from stream_guard.worker.config import SETTINGS
 

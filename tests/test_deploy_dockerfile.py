@@ -5,8 +5,18 @@ import subprocess
 import sys
 import tomllib
 
-from deploy_tools import (DEFAULTS, DOCKERFILE, ROOT, dockerfile_env, dockerfile_stages, free_port, metrics_port,
-                          refused_settings, runs_the_worker)
+from deploy_tools import (
+    DEFAULTS,
+    DOCKERFILE,
+    ROOT,
+    dockerfile_env,
+    dockerfile_stages,
+    free_port,
+    metrics_port,
+    refused_settings,
+    runs_the_worker,
+)
+
 from stream_guard.observe.metrics import Health, Metrics
 
 

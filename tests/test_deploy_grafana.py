@@ -3,9 +3,18 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-
-from deploy_tools import (DASHBOARD, GRAFANA_PROVISIONING, PROMETHEUS_CONFIG, compose, compose_mounts, dashboard,
-                          dashboard_panels, load_yaml, metric_names, substitute)
+from deploy_tools import (
+    DASHBOARD,
+    GRAFANA_PROVISIONING,
+    PROMETHEUS_CONFIG,
+    compose,
+    compose_mounts,
+    dashboard,
+    dashboard_panels,
+    load_yaml,
+    metric_names,
+    substitute,
+)
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 

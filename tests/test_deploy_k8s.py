@@ -1,7 +1,18 @@
 """deploy/k8s: the manifests parse, the worker is told only what it reads, and the probes, the
 Service and the ServiceMonitor all reach its one port (there is no cluster here to apply them)."""
-from deploy_tools import (ALERTS, K8S, RULES, SCRAPE_JOB, dockerfile_stages, k8s_object, load_yaml,
-                          load_yaml_documents, metrics_port, refused_settings, runs_the_worker)
+from deploy_tools import (
+    ALERTS,
+    K8S,
+    RULES,
+    SCRAPE_JOB,
+    dockerfile_stages,
+    k8s_object,
+    load_yaml,
+    load_yaml_documents,
+    metrics_port,
+    refused_settings,
+    runs_the_worker,
+)
 
 REGENERATE = "stale: run `python3 scripts/gen_k8s_manifests.py`"
 

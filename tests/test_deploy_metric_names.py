@@ -1,10 +1,18 @@
 """Every metric the dashboard and the alerts use is one the code exports; every Grafana variable
 they use has a value in the end-to-end test."""
 import pytest
-
-from deploy_tools import (PROMETHEUS_OWN_SERIES, alert_rules, dashboard, dashboard_queries, exported_metric_names,
-                          grafana_variables_in, metric_names, substitute, variable_queries,
-                          variable_query_metric_names)
+from deploy_tools import (
+    PROMETHEUS_OWN_SERIES,
+    alert_rules,
+    dashboard,
+    dashboard_queries,
+    exported_metric_names,
+    grafana_variables_in,
+    metric_names,
+    substitute,
+    variable_queries,
+    variable_query_metric_names,
+)
 
 
 @pytest.mark.parametrize("expr, names", [

@@ -17,9 +17,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from deploy_tools import (ALERTS, PROMETHEUS_CONFIG, SCRAPE_JOB, alert_rules, dashboard_queries,
-                          exported_metric_names, free_port, load_yaml, metric_names, substitute, tool)
+from deploy_tools import (
+    ALERTS,
+    PROMETHEUS_CONFIG,
+    SCRAPE_JOB,
+    alert_rules,
+    dashboard_queries,
+    exported_metric_names,
+    free_port,
+    load_yaml,
+    metric_names,
+    substitute,
+    tool,
+)
 
 # Labelled metrics only the worker sets a child of: scan exports no sample of them, so an
 # expression over them can only be checked to parse here (the worker's end-to-end test, on the

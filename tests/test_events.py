@@ -5,10 +5,20 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stream_guard._events import route
 
 from stream_guard import _events
-from stream_guard._events import route
-from stream_guard.engine.events import _MAX_TS, _MIN_TS, KINDS, REJECT_REASONS, Limits, Reject, _check, decode, decode_batch
+from stream_guard.engine.events import (
+    _MAX_TS,
+    _MIN_TS,
+    KINDS,
+    REJECT_REASONS,
+    Limits,
+    Reject,
+    _check,
+    decode,
+    decode_batch,
+)
 from stream_guard.evaluation.packs import PLATFORMS, SENDERS
 
 NOW = 1_763_900_000_000

@@ -11,13 +11,21 @@ import pytest
 
 from stream_guard.cli import main as cli
 from stream_guard.engine.events import Limits, decode
-from stream_guard.gen.day import (
-    AGENT_PHRASES, BAD_REASONS, BOT_PHRASES, BOT_TRANSFER, BUYER_PHRASES, MAX_JITTER_MS, S2T, GenConfig,
-    generate, write,
-)
 from stream_guard.evaluation.matcher import Matcher
 from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
 from stream_guard.evaluation.registry import compile_rulesets
+from stream_guard.gen.day import (
+    AGENT_PHRASES,
+    BAD_REASONS,
+    BOT_PHRASES,
+    BOT_TRANSFER,
+    BUYER_PHRASES,
+    MAX_JITTER_MS,
+    S2T,
+    GenConfig,
+    generate,
+    write,
+)
 from stream_guard.tracking.replies import ReplyTracker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

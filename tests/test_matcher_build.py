@@ -7,6 +7,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import oracle
+
 from stream_guard.evaluation.matcher import UNIDATA_VERSION, Matcher, fold_codepoint_py
 
 

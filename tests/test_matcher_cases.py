@@ -125,7 +125,15 @@ def test_bad_arguments():
 
 
 def test_census_counts_folded_classes():
-    from stream_guard.evaluation.matcher import FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, census, census_flags
+    from stream_guard.evaluation.matcher import (
+        FLAG_AT,
+        FLAG_LINK,
+        FLAG_NUMBER,
+        FLAG_SHORT,
+        FLAG_SYMBOL,
+        census,
+        census_flags,
+    )
     # digits (any spelling), Latin letters, dots between letters or digits, at signs
     assert census("电话一三八１２③ abc。com x@y") == (6, 8, 1, 1)
     assert census("好的。谢谢") == (0, 0, 0, 0)

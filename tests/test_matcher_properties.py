@@ -2,14 +2,23 @@
 character maps, batch census and number runs agree with their Python definitions."""
 import random
 
+import oracle
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import oracle
 from stream_guard.evaluation import detectors
 from stream_guard.evaluation.matcher import (
-    FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, CharMap, DigitRuns, Matcher, census, census_flags,
+    FLAG_AT,
+    FLAG_LINK,
+    FLAG_NUMBER,
+    FLAG_SHORT,
+    FLAG_SYMBOL,
+    CharMap,
+    DigitRuns,
+    Matcher,
+    census,
+    census_flags,
     census_flags_batch,
 )
 

@@ -1,8 +1,8 @@
 """Prometheus metrics: names and values as exported, bounded per-shop series."""
 import urllib.request
 
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from stream_guard.observe.metrics import Metrics
 from stream_guard.tracking.replies import Outcome

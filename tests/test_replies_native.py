@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+import reply_oracle
 from hypothesis import given
 from hypothesis import strategies as st
-
-import reply_oracle
-from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
-from stream_guard.engine import events
 from stream_guard._replies import EVENT_TS_MAX, EVENT_TS_MIN
+
+from stream_guard.engine import events
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
 from stream_guard.tracking.replies import Outcome, ReplyTracker
 
 PROFILES = {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}

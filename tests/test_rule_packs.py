@@ -1,10 +1,10 @@
 """The shipped packs: valid, every example of every rule a test case, and few false alarms on
 ordinary JD/Taobao service talk."""
 import pytest
-
 from shared_data import corpus_lines
-from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_all
+
 from stream_guard.cli.rules import check
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_all
 from stream_guard.evaluation.ruleset import Ruleset
 
 RULES = default_rules_dir()

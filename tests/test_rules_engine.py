@@ -1,13 +1,12 @@
 """The rule engine on small packs written here: any/near/unless/when/roles, detectors, the
 violation contract, validation problems, and reloading."""
-import textwrap
 
 import pytest
 
+from stream_guard.cli.rules import check
 from stream_guard.evaluation import detectors
 from stream_guard.evaluation.packs import PLATFORMS, PackError, load_pack
 from stream_guard.evaluation.registry import Registry
-from stream_guard.cli.rules import check
 from stream_guard.evaluation.ruleset import Ruleset
 from stream_guard.evaluation.violations import build_violations, violation_id
 

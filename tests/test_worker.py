@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import shutil
 import signal
-from pathlib import Path
 
 import pytest
+from worker_harness import (
+    Topics,
+    assert_same_as_scan,
+    committed_lag,
+    day_with_closing_events,
+    kill_started_workers,
+    observe,
+    produce,
+    scan_expected,
+    start_worker,
+    wait_for,
+)
 
 from stream_guard.evaluation.packs import default_rules_dir
-from worker_harness import (Topics, assert_same_as_scan, committed_lag, day_with_closing_events,
-                            kill_started_workers, observe, produce, scan_expected, start_worker, wait_for)
 
 pytestmark = pytest.mark.kafka
 

@@ -8,12 +8,17 @@ import orjson
 import pytest
 from aiokafka.partitioner import murmur2
 
-from stream_guard.engine.pipeline import Engine
 from stream_guard.engine.events import Reject
+from stream_guard.engine.pipeline import Engine
 from stream_guard.evaluation.packs import default_rules_dir
 from stream_guard.worker.config import ENV_VARS, SETTINGS, add_arguments, resolve
-from stream_guard.worker.outputs import (MAX_DEAD_LETTER_VALUE, Outbox, dead_letter_record, reply_row_key,
-                                         violation_record)
+from stream_guard.worker.outputs import (
+    MAX_DEAD_LETTER_VALUE,
+    Outbox,
+    dead_letter_record,
+    reply_row_key,
+    violation_record,
+)
 from stream_guard.worker.state import ReplyState, offset_key, shop_key
 
 DAY_MS = 86_400_000

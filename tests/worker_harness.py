@@ -83,7 +83,7 @@ class Topics:
         return f"{self.name}-group"
 
     @classmethod
-    def fresh(cls, label: str) -> "Topics":
+    def fresh(cls, label: str) -> Topics:
         return cls(f"{label}-{uuid.uuid4().hex[:8]}")
 
 

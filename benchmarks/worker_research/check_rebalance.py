@@ -25,10 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+import common
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
-import common
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable

@@ -8,7 +8,6 @@ processes (``run_script``) into one table.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import subprocess

@@ -11,9 +11,10 @@ import argparse
 import time
 
 import common
+
 from stream_guard.engine.pipeline import Engine, tune_gc
-from stream_guard.gen.day import GenConfig, generate
 from stream_guard.evaluation.packs import default_rules_dir
+from stream_guard.gen.day import GenConfig, generate
 
 
 def main() -> None:

@@ -33,19 +33,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 import os
 import signal
 import socket
 import sys
 import time
-from typing import Any, Callable, Optional
-
-import orjson
+from collections.abc import Callable
+from typing import Any
 
 import common
-from stream_guard.worker.kafka_io import send_batches
+import orjson
+
 from stream_guard.worker.app import QuietMonitor  # the worker's: no per-message monitor bookkeeping
+from stream_guard.worker.kafka_io import send_batches
 
 # Faust is imported after the optional uvloop install in main().
 
@@ -101,11 +101,11 @@ def build(a):
 
         batch_topics: frozenset = frozenset()
         #: async (Dict[TP, List[ConsumerRecord]]) -> None ; must call mark_processed (maybe later)
-        batch_handler: Optional[Callable] = None
+        batch_handler: Callable | None = None
         #: awaited before each commit (e.g. flush coalesced table writes to the changelog)
-        pre_commit: Optional[Callable] = None
+        pre_commit: Callable | None = None
         #: awaitable returning when every deferred batch is marked (used before revoke commits)
-        drain_pending: Optional[Callable] = None
+        drain_pending: Callable | None = None
         #: mode task: hide batch topics from Faust's own Fetcher
         exclude_batch_topics_from_fetcher = False
 

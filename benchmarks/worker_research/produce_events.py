@@ -13,10 +13,9 @@ import asyncio
 import random
 import time
 
+import common
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-import common
 
 
 async def ensure_topics(bootstrap: str, names: list[str], partitions: int, recreate: bool,

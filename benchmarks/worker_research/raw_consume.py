@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import common
 import orjson
 from aiokafka import AIOKafkaConsumer
-
-import common
 
 
 async def run(a) -> dict:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from stream_guard import __version__
 from stream_guard.cli import rules as rules_cli
-from stream_guard.scan import run as scan
 from stream_guard.gen import day as gen
+from stream_guard.scan import run as scan
 from stream_guard.worker import config as worker_config
 
 

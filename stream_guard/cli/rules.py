@@ -1,7 +1,6 @@
 """`stream-guard rules check|test|explain`."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

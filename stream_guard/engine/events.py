@@ -6,8 +6,9 @@ to the dead-letter topic, `scan` to its rejects file, and both count it by reaso
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import orjson
 

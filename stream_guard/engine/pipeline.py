@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from stream_guard._events import EventBatch, route
 from stream_guard.engine.events import Limits, Reject, decode_batch
-from stream_guard.observe.metrics import Metrics
 from stream_guard.evaluation.registry import Registry
-from stream_guard.tracking.replies import Outcome, ReplyTracker
 from stream_guard.evaluation.violations import build_violations
+from stream_guard.observe.metrics import Metrics
+from stream_guard.tracking.replies import Outcome, ReplyTracker
 
 DEFAULT_LATENESS_MS = 60_000
 # how often, in wall-clock seconds, per-shop figures are recomputed for Prometheus

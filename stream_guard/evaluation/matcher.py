@@ -18,8 +18,19 @@ from __future__ import annotations
 
 try:
     from stream_guard._matcher import (
-        FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, UNIDATA_VERSION, CharMap, DigitRuns, Matcher,
-        census, census_flags, census_flags_batch, fold_codepoint_py,
+        FLAG_AT,
+        FLAG_LINK,
+        FLAG_NUMBER,
+        FLAG_SHORT,
+        FLAG_SYMBOL,
+        UNIDATA_VERSION,
+        CharMap,
+        DigitRuns,
+        Matcher,
+        census,
+        census_flags,
+        census_flags_batch,
+        fold_codepoint_py,
     )
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(

@@ -9,10 +9,9 @@ import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
-
-from datetime import time as dt_time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stream_guard.evaluation.detectors import SHORT_MESSAGE

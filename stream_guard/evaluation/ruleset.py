@@ -8,13 +8,21 @@ rules whose phrases hit, plus the detector rules, which gate themselves on cheap
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from stream_guard.evaluation import detectors
 from stream_guard.evaluation.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
 from stream_guard.evaluation.matcher import (
-    FLAG_AT, FLAG_LINK, FLAG_NUMBER, FLAG_SHORT, FLAG_SYMBOL, Matcher, census_flags, census_flags_batch,
+    FLAG_AT,
+    FLAG_LINK,
+    FLAG_NUMBER,
+    FLAG_SHORT,
+    FLAG_SYMBOL,
+    Matcher,
+    census_flags,
+    census_flags_batch,
     fold_codepoint_py,
 )
 from stream_guard.evaluation.packs import Pack, Rule

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stream_guard.evaluation.detectors import TextView, mask_personal_data
 from stream_guard.evaluation.ruleset import Finding

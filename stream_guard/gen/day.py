@@ -27,11 +27,12 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time as dt_time, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from itertools import accumulate
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import orjson

@@ -13,10 +13,10 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections import Counter as Tally
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
@@ -152,7 +152,7 @@ class Metrics:
             self._open_turns = open_turns
             self._shops_dropped = len(recent) - len(kept)
 
-    def serve(self, port: int, addr: str = "127.0.0.1", health: "Health | None" = None):
+    def serve(self, port: int, addr: str = "127.0.0.1", health: Health | None = None):
         """Serve /metrics (and /healthz, /readyz) over HTTP in a background thread; returns
         (server, thread). Port 0 picks a free port: `server.server_port` tells which."""
         registry, health = self.registry, health or Health()

@@ -14,17 +14,18 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import orjson
 
 from stream_guard.config.argtypes import non_negative, positive_int
-from stream_guard.engine.pipeline import DEFAULT_LATENESS_MS, Engine, tune_gc
 from stream_guard.engine.events import Limits
+from stream_guard.engine.pipeline import DEFAULT_LATENESS_MS, Engine, tune_gc
+from stream_guard.evaluation.packs import PackError, default_rules_dir
 from stream_guard.observe.log import log
 from stream_guard.observe.metrics import DEFAULT_SHOP_SERIES_CAP, TURN_OUTCOMES, Metrics
-from stream_guard.evaluation.packs import PackError, default_rules_dir
 
 DEFAULT_BATCH = 2000
 REJECT_RECORD_CHARS = 1000  # how much of a rejected record its rejects line keeps

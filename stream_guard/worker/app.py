@@ -36,7 +36,6 @@ batch in hand, writes its outputs and state, commits and leaves the group.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import signal
@@ -47,13 +46,12 @@ import faust
 from faust.sensors.monitor import Monitor
 
 from stream_guard.engine.pipeline import Engine, tune_gc
-from stream_guard.worker.kafka_io import prepare_topics, send_batches
 from stream_guard.observe.log import JsonLogFormatter, log
 from stream_guard.observe.metrics import Health, Metrics
 from stream_guard.worker.config import WorkerConfig
 from stream_guard.worker.consumer import BatchConsumer
-from stream_guard.worker.outputs import (Outbox, dead_letter_record, reply_row_record,
-                                         violation_record)
+from stream_guard.worker.kafka_io import prepare_topics, send_batches
+from stream_guard.worker.outputs import Outbox, dead_letter_record, reply_row_record, violation_record
 from stream_guard.worker.state import ReplyState
 
 STATE_TABLE = "reply_state"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Mapping
 
 from stream_guard.config.argtypes import non_negative, positive_int
-from stream_guard.observe.metrics import DEFAULT_SHOP_SERIES_CAP
 from stream_guard.evaluation.packs import default_rules_dir
+from stream_guard.observe.metrics import DEFAULT_SHOP_SERIES_CAP
 
 ENV_PREFIX = "STREAM_GUARD_"
 LOG_LEVELS = ("debug", "info", "warning", "error")

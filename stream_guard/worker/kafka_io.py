@@ -8,7 +8,7 @@ a key, so it still reaches the worker, which dead-letters it.
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+from collections.abc import Iterable
 
 import orjson
 from aiokafka import AIOKafkaProducer

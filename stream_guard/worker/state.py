@@ -18,7 +18,7 @@ idempotent) but not tracked twice.
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import MutableMapping
+from collections.abc import MutableMapping
 
 from stream_guard.tracking.replies import ReplyTracker
 
