@@ -1,5 +1,5 @@
-"""Data fixtures, the engine cache, the real Kafka broker (tests/kafka_broker.py) and the summary table
-for the benchmark suite (engines: peers.py).
+"""Data fixtures, the engine cache, the real Kafka broker (tests/kafka_broker.py) and the figures'
+JSON for the benchmark suite (engines: peers.py).
 
 Data: `../shared/data/` beside the project root (override with STREAM_GUARD_SHARED):
 - cs_utterances.tsv: `role<TAB>text`; the corpus is every text (`corpus_lines`: with its role);
@@ -7,12 +7,18 @@ Data: `../shared/data/` beside the project root (override with STREAM_GUARD_SHAR
   random.Random(42).sample of the sorted list.
 
 Benchmarks report, they never fail on timing. Every timed call is also measured here with
-perf_counter, so the summary printed at the end of `pytest benchmarks/` has figures even with
-`--benchmark-disable` (one run each).
+perf_counter, so there are figures even with `--benchmark-disable` (one quick run each). Each
+benchmark module turns what its tests put in the `results` registry into tables of records
+(`benchmark_tables(results)`, records made by `figures.record`); at the end of the session they go to
+build/bench/results.json with the machine's description, are printed as the summary, and
+scripts/perf_tables.py renders docs/performance.md from that file.
 """
 from __future__ import annotations
 
+import datetime
 import gc
+import importlib.util
+import json
 import os
 import random
 import statistics
@@ -30,21 +36,23 @@ sys.path.insert(0, str(ROOT / "tests"))  # the real broker fixture and the worke
 # the session-scoped real Kafka broker (scripts/kafka_local.py), for the worker benchmark
 pytest_plugins = ["kafka_broker"]
 
-from peers import SETS, build_engine  # noqa: E402
+from figures import machine  # noqa: E402
+from peers import build_engine  # noqa: E402
 
 SHARED = Path(os.environ.get("STREAM_GUARD_SHARED") or ROOT.parent / "shared" / "data")
 CORPUS_FILE = SHARED / "cs_utterances.tsv"
 WORDS_FILE = SHARED / "sensitive_words.txt"
 SUBSET_SIZE = 5000
 
-# Budgets the issue names: reported beside the figures, never asserted.
-BUDGET_108K_US_PER_MSG = 2.0
-BUDGET_108K_BUILD_S = 1.5
-BUDGET_108K_RSS_MB = 150.0
-BUDGET_5K_PEER = "ahocorasick-rs"  # 5k: normalise+match must be no slower than this peer, raw
 HYPERSCAN_COMPILE_LIMIT_S = 60.0
 
 RESULTS = pytest.StashKey[dict]()
+TABLES = pytest.StashKey[list]()
+BENCH_JSON = ROOT / "build" / "bench" / "results.json"
+PERF_TABLES = ROOT / "scripts" / "perf_tables.py"
+# the modules whose `benchmark_tables(results)` give the figures, in the order they are shown
+TABLE_MODULES = ("test_matcher_throughput", "test_build", "test_rules_throughput", "test_scan_throughput",
+                 "test_replies_throughput", "test_worker_throughput")
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -155,7 +163,8 @@ def engines(pattern_sets, corpus, results):
             elapsed = time.perf_counter() - t0
             results["build"].setdefault(key, {"median_s": elapsed, "rounds": 1, "how": "first build"})
             if "hyperscan" in name and elapsed > HYPERSCAN_COMPILE_LIMIT_S:
-                results["skipped"][key] = f"{name} compile took {elapsed:.1f} s for {pattern_set} (> {HYPERSCAN_COMPILE_LIMIT_S:.0f} s)"
+                results["skipped"][key] = (f"{name} compile took {elapsed:.1f} s for {pattern_set} "
+                                           f"(> {HYPERSCAN_COMPILE_LIMIT_S:.0f} s)")
                 del cache[key]
                 pytest.skip(results["skipped"][key])
         return cache[key]
@@ -163,88 +172,40 @@ def engines(pattern_sets, corpus, results):
     return get
 
 
-# ---- summary ----------------------------------------------------------------------------------
-
-ENGINE_ORDER = ("stream-guard", "stream-guard-longest", "pyahocorasick", "ahocorasick-rs", "hyperscan",
-                "prepass+pyahocorasick", "prepass+ahocorasick-rs", "prepass+hyperscan")
+# ---- figures ----------------------------------------------------------------------------------
 
 
-def _fmt(value, spec, missing="-"):
-    return missing if value is None else format(value, spec)
-
-
-def _verdict(ok):
-    return "ok" if ok else "OVER"
+def pytest_sessionfinish(session, exitstatus):
+    """Every module's tables of this session to build/bench/results.json (when any benchmark ran)."""
+    res = session.config.stash.get(RESULTS, None)
+    if not res:
+        return
+    tables = []
+    for name in TABLE_MODULES:
+        module = sys.modules.get(name)
+        if module is not None:
+            tables += [t for t in module.benchmark_tables(res) if t["records"]]
+    if not tables:
+        return
+    quick = bool(session.config.getoption("benchmark_disable", False))
+    data = {"format": 1, "quick": quick,
+            "run_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "benchmarks": tables}
+    BENCH_JSON.parent.mkdir(parents=True, exist_ok=True)
+    BENCH_JSON.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    session.config.stash[TABLES] = [data]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    res = config.stash.get(RESULTS, None)
-    if not res or not (res["match"] or res["build"] or res["memory"] or res.get("rules") or res.get("scan")
-                       or res.get("replies") or res.get("worker")):
+    written = config.stash.get(TABLES, None)
+    if not written:
         return
-    w = terminalreporter.write_line
-    terminalreporter.section("stream-guard benchmark summary")
-    n = res["n_messages"]
-    if n:
-        w(f"corpus: {n} messages; us/msg = median over rounds of a whole-corpus pass / messages; "
-          f"ratio = engine time / stream-guard (overlapping) time; RSS = resident growth of a fresh process "
-          f"building the engine. Budgets are reported, never asserted.")
-    header = (f"{'set':<5} {'engine':<23} {'us/msg':>8} {'msgs/s':>10} {'ratio':>6} {'rounds':>6} "
-              f"{'build s':>8} {'RSS MB':>7} {'native MB':>9}  {'budget us/msg':<34} {'budget build':<15} "
-              f"{'budget RSS':<14}")
-    for pattern_set in SETS:
-        rows = [e for e in ENGINE_ORDER if (pattern_set, e) in res["match"] or (pattern_set, e) in res["build"]
-                or (pattern_set, e) in res["skipped"] or (pattern_set, e) in res["memory"]]
-        if not rows:
-            continue
-        w("")
-        w(header)
-        w("-" * len(header))
-        ours = res["match"].get((pattern_set, "stream-guard"))
-        peer = res["match"].get((pattern_set, BUDGET_5K_PEER))
-        for engine in rows:
-            key = (pattern_set, engine)
-            if key in res["skipped"] and key not in res["match"]:
-                w(f"{pattern_set:<5} {engine:<23} skipped: {res['skipped'][key]}")
-                continue
-            m = res["match"].get(key)
-            b = res["build"].get(key if engine != "stream-guard-longest" else (pattern_set, "stream-guard"))
-            mem = res["memory"].get(key)
-            ratio = m["median_s"] / ours["median_s"] if (m and ours) else None
-            budget_us = budget_build = budget_rss = ""
-            if engine == "stream-guard" and pattern_set == "5k" and m and peer:
-                budget_us = f"<= {peer['us']:.2f} ({BUDGET_5K_PEER} raw) {_verdict(m['us'] <= peer['us'])}"
-            if engine == "stream-guard" and pattern_set == "108k":
-                if m:
-                    budget_us = f"<= {BUDGET_108K_US_PER_MSG:.1f} {_verdict(m['us'] <= BUDGET_108K_US_PER_MSG)}"
-                if b:
-                    budget_build = f"<= {BUDGET_108K_BUILD_S} {_verdict(b['median_s'] <= BUDGET_108K_BUILD_S)}"
-                if mem:
-                    budget_rss = f"<= {BUDGET_108K_RSS_MB:.0f} {_verdict(mem['rss_mb'] <= BUDGET_108K_RSS_MB)}"
-            w(f"{pattern_set:<5} {engine:<23} {_fmt(m and m['us'], '8.3f'):>8} "
-              f"{_fmt(m and m['msgs_s'], ',.0f'):>10} {_fmt(ratio, '6.2f'):>6} {_fmt(m and m['rounds'], 'd'):>6} "
-              f"{_fmt(b and b['median_s'], '8.3f') if engine != 'stream-guard-longest' else '':>8} "
-              f"{_fmt(mem and mem['rss_mb'], '7.1f'):>7} {_fmt(mem and mem.get('native_mb'), '9.1f'):>9}  "
-              f"{budget_us:<34} {budget_build:<15} {budget_rss:<14}")
-        if ours:
-            ratios = ", ".join(f"{e} {res['match'][(pattern_set, e)]['median_s'] / ours['median_s']:.2f}x"
-                               for e in ENGINE_ORDER[2:] if (pattern_set, e) in res["match"])
-            w(f"{pattern_set}: peer time / stream-guard time: {ratios}")
-    builds = [f"{s} {res['build'][(s, 'stream-guard')]['median_s']:.3f} s ({res['build'][(s, 'stream-guard')]['how']})"
-              for s in SETS if (s, "stream-guard") in res["build"]]
-    if builds:
-        w("stream-guard build: " + "; ".join(builds))
-    for pattern_set, info in sorted(res["sanity"].items()):
-        w(f"sanity {pattern_set}: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    if res.get("rules"):
-        from test_rules_throughput import print_rules_summary
-        print_rules_summary(w, res["rules"])
-    if res.get("scan"):
-        from test_scan_throughput import print_scan_summary
-        print_scan_summary(w, res["scan"])
-    if res.get("replies"):
-        from test_replies_throughput import print_replies_summary
-        print_replies_summary(w, res["replies"])
-    if res.get("worker"):
-        from test_worker_throughput import print_worker_summary
-        print_worker_summary(w, res["worker"])
+    spec = importlib.util.spec_from_file_location("perf_tables", PERF_TABLES)
+    assert spec and spec.loader
+    perf_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(perf_tables)
+    terminalreporter.section("stream-guard benchmark figures")
+    for line in perf_tables.render_tables(written[0]).splitlines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"figures written to {BENCH_JSON}; render docs/performance.md with "
+                                f".venv/bin/python scripts/perf_tables.py")

@@ -50,7 +50,7 @@ class Prepass:
         self.significant = self._significant_separators(patterns)
         self._cache: dict[str, str] = {}  # char -> folded chars kept in the key ("" = skipped)
         self._table = _TranslateTable(self)
-        self._gap = re.compile(_SKIP + "{%d,}" % (max_gap + 1))
+        self._gap = re.compile(_SKIP + f"{{{max_gap + 1},}}")
         # Unique non-empty keys; several patterns may fold to one key (繁/简, case, ...).
         self.keys: list[str] = []
         self.key_pids: list[tuple[int, ...]] = []

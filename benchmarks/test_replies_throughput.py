@@ -14,7 +14,7 @@ Figures (all reported, never asserted; budget: <= 1 us per event at the median):
 - batch: `observe_decoded` (the engine's call) over batches of 1000 decoded events, each batch
   timed; per event = batch time / 1000; median and p99 over the batches, events/s over the day;
   the day is run three times with a fresh tracker each, and the batches of all three are pooled
-  (one run's median moved by +-20% from one run to the next on this shared machine);
+  (on a shared machine a single run's median moves by 20% or so from one run to the next);
 - single: `observe` of each event of a sample (the first 100k events, fed in order to a fresh
   tracker), each call timed with perf_counter_ns (its own cost, measured, included);
 - oracle: the pure-Python tracker (`tests/reply_oracle.py`, `observe_batch` of event dicts) on
@@ -28,13 +28,13 @@ Figures (all reported, never asserted; budget: <= 1 us per event at the median):
 - the machine's memory latency, for reading the figures: a random dict lookup in 1M keys (100k
   in the smoke run; the mean of one just before and one just after the timed day) against one
   in a small dict. The tracker is bound by such misses, so its median divided by that lookup is
-  the figure that travels between machines: the same build read 0.76-1.17 us on a machine
-  whose lookup cost 535-840 ns, and 0.35-0.44 us on one whose lookup cost 220-330 ns, about
-  1.5 lookups an event on both;
+  the figure that carries over between machines: the same build costs about the same number of
+  such lookups an event on a machine with fast memory as on one with slow memory, while its
+  time per event differs by their memory latency;
 - every figure here is taken under the engine's collector settings (`tune_gc`, as scan and the
-  worker run): at Python's default threshold a collection every 700 allocations walked the
+  worker run): at Python's default threshold a collection every 700 allocations would walk the
   young state of the day, and now and then all of it, which no process of ours does (the
-  oracle, which allocates far more, gains most from it: about 9.5 -> 4 us an event);
+  oracle, which allocates far more, would be timed mostly collecting);
 - current_rows with every shop of the day (what Prometheus asks every 15 s), shop_days,
   and snapshot_shop of every shop.
 With --benchmark-disable (the `make test` smoke run) the day is cut to 20k events and 200 shops.
@@ -51,6 +51,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from figures import record
 
 from stream_guard.engine.events import Limits, decode_batch
 from stream_guard.engine.pipeline import tune_gc
@@ -284,7 +285,7 @@ def test_replies_queries(profiles, records, results):
     keys = set()
     for batch in _decoded(records):  # not timed
         tracker.observe_decoded(batch)
-        keys.update(zip(batch.platform, batch.shop_id))
+        keys.update(zip(batch.platform, batch.shop_id, strict=True))
     clock = time.perf_counter
     times = []
     for _ in range(5):
@@ -342,30 +343,46 @@ def test_replies_memory(profiles, scale, records, results):
     })
 
 
-def print_replies_summary(write, r: dict) -> None:
-    write("")
-    write(f"reply tracking: budget <= {BUDGET_US_PER_EVENT} us/event median (observe_decoded)")
+def benchmark_tables(res: dict) -> list[dict]:
+    r = res.get("replies", {})
+    day, rows = "generated day", []
     if "batch_median_us" in r:
-        ok = "ok" if r["batch_median_us"] <= BUDGET_US_PER_EVENT else "OVER"
-        write(f"  {r['events']:,} events, {r['shops']:,} shops, {r['shop_days']:,} shop-days, "
-              f"{r['consults']:,} consults")
-        write(f"  observe_decoded (batches of {BATCH}, the day {r['rounds']} times): median "
-              f"{r['batch_median_us']:.3f} us/event, "
-              f"p99 {r['batch_p99_us']:.3f} us/event, {r['events_per_s']:,.0f} events/s  {ok}")
-        write(f"  observe, one call timed ({r['sample']:,} events): median {r['single_median_us']:.3f} us, "
-              f"p99 {r['single_p99_us']:.3f} us (timer alone {r['timer_us']:.3f} us)")
-        write(f"  oracle (pure Python, {r['oracle_events']:,} events): {r['oracle_us']:.2f} us/event, "
-              f"{r['oracle_ratio']:.1f}x the native time")
-        write(f"  this machine: a dict lookup costs {r['lookup_cached_ns']:.0f} ns in cache, "
-              f"{r['lookup_big_ns']:.0f} ns at random in {r['probe_keys']:,} keys (memory latency, loop included; "
-              f"before and after the timed day); the tracker's median is {r['median_in_lookups']:.2f} such lookups "
-              f"per event, so the budget holds where one costs under {BUDGET_US_PER_EVENT * 1e3 / r['median_in_lookups']:.0f} ns")
+        scale = (f"{r['events']:,} events, {r['shops']:,} shops, {r['consults']:,} consults; "
+                 f"batches of {BATCH}, runs of the day: {r['rounds']}")
+        rows += [
+            record(day, "observe_decoded per event, median over batches", r["batch_median_us"], "us/event",
+                   budget=("<=", BUDGET_US_PER_EVENT), note=scale),
+            record(day, "observe_decoded per event, p99 over batches", r["batch_p99_us"], "us/event"),
+            record(day, "observe_decoded over the day", r["events_per_s"], "events/s"),
+            record(day, "observe, one call timed, median", r["single_median_us"], "us/event",
+                   note=f"{r['sample']:,} events; the timer alone {r['timer_us']:.3f} us"),
+            record(day, "observe, one call timed, p99", r["single_p99_us"], "us/event"),
+            record(day, "pure-Python oracle per event", r["oracle_us"], "us/event",
+                   note=f"{r['oracle_events']:,} events"),
+            record(day, "oracle time / native time, same events", r["oracle_ratio"], "x"),
+            record("this machine", "dict lookup, in cache", r["lookup_cached_ns"], "ns"),
+            record("this machine", "dict lookup at random, out of cache", r["lookup_big_ns"], "ns",
+                   note=f"{r['probe_keys']:,} keys, before and after the timed day"),
+            record(day, "observe_decoded median / random lookup", r["median_in_lookups"], "lookups",
+                   note="the figure that carries over between machines"),
+        ]
     if "current_rows_ms" in r:
-        write(f"  current_rows: {r['current_rows_ms']:.2f} ms for {r['query_shops']:,} shops "
-              f"({r['current_rows']:,} rows); shop_days {r['shop_days_ms']:.2f} ms; snapshot_shop "
-              f"{r['snapshot_us_per_shop']:.1f} us and {r['snapshot_bytes_per_shop']:,.0f} bytes per shop")
+        shops = f"{r['query_shops']:,} shops"
+        rows += [
+            record(day, "current_rows, every shop of the day", r["current_rows_ms"], "ms",
+                   note=f"{shops}, {r['current_rows']:,} rows"),
+            record(day, "shop_days, every shop of the day", r["shop_days_ms"], "ms", note=shops),
+            record(day, "snapshot_shop, per shop", r["snapshot_us_per_shop"], "us"),
+            record(day, "snapshot size, per shop", r["snapshot_bytes_per_shop"], "bytes"),
+        ]
     if "bytes_per_open_turn" in r:
-        turns = ", ".join(f"{p} {b:.0f}" for p, b in r["bytes_per_open_turn"].items())
-        write(f"  memory (tracemalloc): bytes per open turn: {turns}; bytes per shop-day "
-              f"{r['bytes_per_shop_day']:,.0f} ({r['memory_shops']} shops, {r['memory_events']:,} events, "
-              f"{r['consults_per_shop_day']:.1f} consults per shop-day)")
+        rows += [record(platform, "memory per open turn", size, "bytes")
+                 for platform, size in r["bytes_per_open_turn"].items()]
+        rows.append(record(day, "memory per shop-day", r["bytes_per_shop_day"], "bytes",
+                           note=f"{r['memory_shops']} shops, {r['memory_events']:,} events, "
+                                f"{r['consults_per_shop_day']:.1f} consults per shop-day"))
+    return [{"name": "replies", "title": "Reply tracking",
+             "about": "The native reply tracker alone on a generated day of conversations (events out of order "
+                      "within the allowed lateness), against its pure-Python oracle; memory by tracemalloc; "
+                      "the machine's memory latency alongside, since the tracker is bound by cache misses.",
+             "records": rows}]

@@ -1,19 +1,20 @@
-"""`stream-guard worker` on the real broker, beside the raw consumer and a plain Faust agent (issue 7).
+"""`stream-guard worker` on the real broker, beside a plain aiokafka consumer and a plain Faust agent.
 
 One run, one broker (`scripts/kafka_local.py`, the `kafka_broker` fixture), one input topic of 4
-partitions holding a generated day (`stream_guard.gen.day`: buyers, agents, bots, violations, reply
-turns and bad lines, keyed by shop), each reader a separate process with a fresh consumer group:
-- raw: aiokafka `getmany()` over the whole topic (`worker_research/raw_consume.py`): the ceiling;
-- agent: a plain Faust agent, `async for event in stream` (`worker_research/faust_bench.py --mode
-  agent`), on the first records only since it is slow: the naive baseline;
+partitions holding a generated day (`stream_guard.gen`: buyers, agents, bots, violations, reply
+turns and bad lines, keyed by shop), each reader a separate process with a fresh consumer group
+(the peers are in `worker_peers/`):
+- raw: aiokafka `getmany()` over the whole topic (`worker_peers/aiokafka_consumer.py`): the ceiling;
+- agent: a plain Faust agent, `async for event in stream` (`worker_peers/faust_agent.py`), on the
+  first records only since it is slow: the naive baseline;
 - worker: `stream-guard worker` (tests/worker_harness.py starts it) from its first to its last
   record, by its `stream_guard_events_consumed_total` sampled every 0.5 s (between the first and
   the last sample taken while it was under way); "to committed" is records / the time from the
   first sample with records consumed until the group's committed offsets reach the topic's end.
-- engine: `Engine.process_batch` on the same day's lines, no Kafka (`worker_research/core_rate.py`).
+- engine: `Engine.process_batch` on the same day's lines, no Kafka (`worker_peers/engine_rate.py`).
   With the raw rate it bounds what one process can reach: consuming a record costs it 1/raw and
   judging it 1/engine, so no worker process gets past 1/(1/raw + 1/engine), produce and commit
-  not even counted; the summary prints that bound beside the budget of 50% of raw.
+  not even counted; the figures show that bound beside the budget of 50% of raw.
 Each reports its rate from its first to its last record (start-up and group join excluded).
 
 Latency: another worker on a topic of its own, at its end, gets a second generated day (more
@@ -22,34 +23,31 @@ the worker reached above (the maximum sustained). The time each record is handed
 is kept by event id; the violations topic is read in the same process, and latency = the time a
 violation is read - the time its event was produced (first violation of each event).
 
-Budgets (issue 7), reported, never asserted: worker >= 50% of the raw getmany rate and
->= 100k events/s per process; p99 <= 250 ms at 10k/s. The figures also go to
-build/bench/worker_throughput.json. With --benchmark-disable (the `make test` smoke run) the days
-are about ten thousand records and each load lasts half a second.
+Budgets, reported, never asserted: worker >= 50% of the raw getmany rate and >= 100k events/s
+per process; p99 <= 250 ms at 10k/s. With --benchmark-disable (the `make test` smoke run) the
+days are about ten thousand records and each load lasts half a second.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 import urllib.request
 from collections import defaultdict
-from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import murmur2
+from figures import record
 from worker_harness import Topics, committed_lag, produce, start_worker, topic_partitions, wait_for
-from worker_research import common as research
+from worker_peers import run_peer
 
-from stream_guard.gen.day import GenConfig, generate
-from stream_guard.worker.kafka_io import prepare_topics, send_batches
+from stream_guard.gen import GenConfig, generate
+from stream_guard.kafka.io import prepare_topics, send_batches
 
 pytestmark = pytest.mark.kafka
 
-RESULTS_FILE = Path(__file__).resolve().parents[1] / "build" / "bench" / "worker_throughput.json"
 BUDGET_SHARE_OF_RAW = 0.5
 BUDGET_EVENTS_PER_S = 100_000
 BUDGET_P99_AT_10K_S = 0.250
@@ -90,29 +88,28 @@ def day_topic(kafka_broker, scale, worker_results) -> Topics:
 
 
 def test_raw_getmany(kafka_broker, day_topic, worker_results):
-    worker_results["raw"] = _research_rate("raw_consume.py", kafka_broker.bootstrap, day_topic.input,
+    worker_results["raw"] = _consumer_rate("aiokafka_consumer.py", kafka_broker.bootstrap, day_topic.input,
                                            worker_results["records"])
 
 
 def test_faust_agent(kafka_broker, day_topic, worker_results, scale):
     expect = min(scale["agent_records"], worker_results["records"])
-    worker_results["agent"] = _research_rate("faust_bench.py", kafka_broker.bootstrap, day_topic.input, expect,
-                                             "--mode", "agent")
+    worker_results["agent"] = _consumer_rate("faust_agent.py", kafka_broker.bootstrap, day_topic.input, expect)
 
 
 def test_core_alone(day_topic, worker_results, scale):
     """The engine on the same day without Kafka: with the raw rate, the bound of one process."""
-    result = research.run_script("core_rate.py", ["--seed", str(DAY_SEED), "--shops", str(scale["shops"]),
-                                                  "--events", str(scale["day_events"])])
+    result = run_peer("engine_rate.py", ["--seed", str(DAY_SEED), "--shops", str(scale["shops"]),
+                                         "--events", str(scale["day_events"])])
     assert "error" not in result, result
     assert result["messages"] == worker_results["records"], result
     worker_results["core"] = _rate(result)
 
 
-def _research_rate(script: str, bootstrap: str, topic: str, expect: int, *args: str) -> dict:
-    result = research.run_script(script, ["--bootstrap", bootstrap, "--topic", topic, "--expect", str(expect),
-                                          "--timeout", "600", *args])
-    assert "error" not in result, result
+def _consumer_rate(script: str, bootstrap: str, topic: str, expect: int) -> dict:
+    result = run_peer(script, ["--bootstrap", bootstrap, "--topic", topic, "--expect", str(expect),
+                               "--timeout", "600"])
+    assert "error" not in result and not result.get("timed_out"), result
     assert result["messages"] >= expect, result
     return _rate(result)
 
@@ -284,8 +281,8 @@ async def _read_violations(reader, sent_at: dict, latency: dict, stop: asyncio.E
         fetched = await reader.getmany(timeout_ms=100)
         now = time.perf_counter()
         for records in fetched.values():
-            for record in records:
-                event_id = orjson.loads(record.value)["event_id"]
+            for message in records:
+                event_id = orjson.loads(message.value)["event_id"]
                 if event_id in sent_at and event_id not in latency:
                     latency[event_id] = now - sent_at[event_id]
 
@@ -297,59 +294,53 @@ def _percentile(ordered: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-# ---- summary ---------------------------------------------------------------------------------------
+# ---- figures ---------------------------------------------------------------------------------------
 
 
-def print_worker_summary(write, res: dict) -> None:
-    raw, agent, ours, core = res.get("raw"), res.get("agent"), res.get("worker"), res.get("core")
-    write("")
-    write(f"worker on the real broker: {res.get('records', 0):,} records of a generated day "
-          f"({res.get('shops', 0):,} shops), 4 partitions, each reader its own process; rate = records / "
-          f"seconds from its first to its last record")
-    write(f"{'reader':<34} {'records':>9} {'seconds':>8} {'records/s':>10} {'/ raw':>6} {'/ agent':>8}")
-
-    def row(name, r):
-        if not r or not r["rate"]:
-            if r:
-                write(f"{name:<34} {r['records']:>9,}  too short to measure (smoke run)")
-            return
-        to_raw = r["rate"] / raw["rate"] if raw and r["rate"] else None
-        to_agent = r["rate"] / agent["rate"] if agent and r["rate"] else None
-        write(f"{name:<34} {r['records']:>9,} {r['seconds']:>8.2f} {r['rate']:>10,} "
-              f"{_fmt(to_raw, '6.2f'):>6} {_fmt(to_agent, '7.1f') + 'x' if to_agent else '-':>8}")
-
-    row("raw aiokafka getmany (ceiling)", raw)
-    row("plain Faust agent (baseline)", agent)
-    row("stream-guard worker", ours)
-    row("engine alone, no Kafka (same day)", core)
+def benchmark_tables(res: dict) -> list[dict]:
+    res = res.get("worker") or {}  # this module's part of the results (`worker_results`)
+    raw, agent, ours, core = (res.get(k) for k in ("raw", "agent", "worker", "core"))
+    rate = {name: r["rate"] for name, r in (("aiokafka getmany", raw), ("Faust agent", agent),
+                                            ("engine alone", core)) if r}
+    case = "generated day, 4 partitions"
+    rows = []
+    if raw:
+        rows.append(record(case, "plain aiokafka getmany (the ceiling)", raw["rate"], "records/s",
+                           note=f"{raw['records']:,} records of {res['shops']:,} shops"))
+    if agent:
+        rows.append(record(case, "plain Faust agent (the baseline)", agent["rate"], "records/s",
+                           note=f"the first {agent['records']:,} records"))
+    if core:
+        rows.append(record(case, "the engine alone, no Kafka", core["rate"], "records/s"))
     if raw and core and raw["rate"] and core["rate"]:
-        # one process pays for each record what getmany costs it and what the engine costs it
-        bound = 1 / (1 / raw["rate"] + 1 / core["rate"])
-        write(f"bound of one process that consumes as raw does and runs the engine, nothing else: "
-              f"1/(1/raw + 1/engine) = {bound:,.0f}/s = {bound / raw['rate']:.2f} of raw")
-    if ours and ours["rate"]:
-        write(f"{'':<34} {'':>9} {'':>8} {ours['to_committed_rate']:>10,}  (to the last offset committed)")
-        share_ok = raw and ours["rate"] >= BUDGET_SHARE_OF_RAW * raw["rate"]
-        write(f"budgets: worker >= {BUDGET_SHARE_OF_RAW:.0%} of raw getmany: {'ok' if share_ok else 'UNDER'}; "
-              f">= {BUDGET_EVENTS_PER_S:,} events/s: {'ok' if ours['rate'] >= BUDGET_EVENTS_PER_S else 'UNDER'}")
-    rows = res.get("latency") or []
-    if rows:
-        write("produce-to-violation latency (ms), paced producer, violations read in the benchmark process:")
-        write(f"{'load':<6} {'target/s':>9} {'offered/s':>10} {'records':>8} {'violations':>10} "
-              f"{'p50':>7} {'p99':>7} {'p999':>7} {'max':>7}  kept up")
-        for r in rows:
-            ms = {k: _fmt(r[k] and 1000 * r[k], "7.1f") for k in ("p50", "p99", "p999", "max")}
-            write(f"{r['load']:<6} {r['target_rate']:>9,} {r['offered_rate']:>10,} {r['records']:>8,} "
-                  f"{r['violations']:>10,} {ms['p50']:>7} {ms['p99']:>7} {ms['p999']:>7} {ms['max']:>7}  "
-                  f"{'yes' if r['kept_up'] else 'NO'}")
-        at_10k = next((r for r in rows if r["load"] == "10k/s"), None)
-        if at_10k and at_10k["p99"] is not None:
-            write(f"budget: p99 <= {BUDGET_P99_AT_10K_S * 1000:.0f} ms at 10k/s: "
-                  f"{'ok' if at_10k['p99'] <= BUDGET_P99_AT_10K_S else 'OVER'}")
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(json.dumps(res, indent=1) + "\n")
-    write(f"figures written to {RESULTS_FILE}")
-
-
-def _fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+        rows.append(record(case, "bound of one process: 1/(1/raw + 1/engine)",
+                           1 / (1 / raw["rate"] + 1 / core["rate"]), "records/s"))
+    if ours:
+        short = "" if ours["rate"] else "too short to measure (quick run)"
+        rows.append(record(case, "stream-guard worker", ours["rate"], "records/s",
+                           budget=(">=", BUDGET_EVENTS_PER_S), peers=rate, note=short))
+        share = ours["rate"] / raw["rate"] if ours["rate"] and raw and raw["rate"] else None
+        rows.append(record(case, "stream-guard worker / aiokafka getmany", share, "x",
+                           budget=(">=", BUDGET_SHARE_OF_RAW), note=short))
+        rows.append(record(case, "stream-guard worker, to the last offset committed", ours["to_committed_rate"],
+                           "records/s"))
+    latency = []
+    for r in res.get("latency") or []:
+        load = f"{r['load']} load"
+        kept = "kept up" if r["kept_up"] else "fell behind"
+        latency += [record(load, f"produce to violation, {label}", r[key] and 1000 * r[key], "ms",
+                           budget=("<=", BUDGET_P99_AT_10K_S * 1000) if key == "p99" and r["load"] == "10k/s"
+                           else None,
+                           note=(f"offered {r['offered_rate']:,}/s, {r['violations']:,} violations, {kept}"
+                                 if key == "p50" else ""))
+                    for key, label in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))]
+    return [
+        {"name": "worker", "title": "The worker on a real broker",
+         "about": "Records per second from the first record to the last, each reader its own process with a "
+                  "fresh consumer group on the same topic of a generated day.",
+         "records": rows},
+        {"name": "worker_latency", "title": "The worker's produce-to-violation latency",
+         "about": "A paced producer at each load; latency is the time a violation is read minus the time its "
+                  "event was handed to the producer (first violation of each event).",
+         "records": latency},
+    ]

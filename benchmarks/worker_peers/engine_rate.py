@@ -2,23 +2,22 @@
 besides consuming. `Engine.process_batch` over the day's lines in batches as the worker takes them,
 after `tune_gc` as the worker runs; the rate is lines / seconds over all the batches.
 
-    .venv/bin/python benchmarks/worker_research/core_rate.py --seed 11 --shops 5000 --events 250000
+    .venv/bin/python benchmarks/worker_peers/engine_rate.py --seed 11 --shops 5000 --events 250000
 """
-
 from __future__ import annotations
 
 import argparse
 import time
 
-import common
+from measure import emit
 
 from stream_guard.engine.pipeline import Engine, tune_gc
 from stream_guard.evaluation.packs import default_rules_dir
-from stream_guard.gen.day import GenConfig, generate
+from stream_guard.gen import GenConfig, generate
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--shops", type=int, required=True)
     p.add_argument("--events", type=int, required=True)
@@ -33,8 +32,8 @@ def main() -> None:
         engine.process_batch(batch)
     engine.finish()
     seconds = time.perf_counter() - t0
-    common.emit({"approach": "Engine.process_batch, no Kafka", "messages": len(lines), "seconds": round(seconds, 3),
-                 "msgs_per_s": round(len(lines) / seconds)})
+    emit({"reader": "Engine.process_batch, no Kafka", "messages": len(lines), "seconds": round(seconds, 3),
+          "msgs_per_s": round(len(lines) / seconds)})
 
 
 if __name__ == "__main__":
