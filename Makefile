@@ -4,15 +4,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-NATIVE_SOURCES := setup.py pyproject.toml stream_guard/evaluation/ruleset.py stream_guard/evaluation/detectors.py stream_guard/evaluation/violations.py _native/_matcher.pyx _native/_replies.pyx _native/_events.pyx _native/_unicode.pxd _native/_str_index.pxd _native/fold_spec.py _native/t2s.tsv
+DEV_STAMP := $(VENV)/.installed-dev
+NATIVE_SOURCES := setup.py pyproject.toml stream_guard/evaluation/ruleset.py stream_guard/evaluation/detectors.py stream_guard/evaluation/violations.py $(wildcard _native/*)
+# the requirements of the named extras in pyproject.toml: `make test` adds them to the demo's
+# install without building the native modules a second time
+EXTRA_REQUIREMENTS = $(BIN)/python -c 'import sys, tomllib; extras = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]; print(" ".join(r for name in sys.argv[1:] for r in extras[name]))'
 
-.PHONY: build demo examples test tools bench clean kafka-up kafka-down
+.PHONY: build demo examples test lint tools bench clean kafka-up kafka-down
 
+# the package alone (editable, its native modules built in place): all `make demo` needs
 $(STAMP): $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+# the test, benchmark and lint tools on top
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet $$($(EXTRA_REQUIREMENTS) test bench lint)
+	touch $(DEV_STAMP)
 
 build: $(STAMP)
 
@@ -35,12 +45,19 @@ examples: build
 tools:
 	bash scripts/install_tools.sh </dev/null
 
-test: build tools
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(DEV_STAMP) tools lint
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest benchmarks -q --benchmark-disable
+	$(BIN)/python scripts/perf_tables.py --check
 
-bench: build
+# the timed benchmarks, then docs/performance.md written from their figures
+bench: $(DEV_STAMP)
 	$(BIN)/python -m pytest benchmarks -q
+	$(BIN)/python scripts/perf_tables.py
 
 # a real single-node Kafka broker (KRaft) on loopback for development; prints its address
 kafka-up:

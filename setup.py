@@ -53,9 +53,13 @@ extensions = [
 # messages are judged and one in eight goes through the per-rule Python path, compiling these two
 # modules cut the time of `Ruleset.judge_batch` by about a third. The violation records that
 # follow a finding (violations.py) are built the same way. The sources stay the definition:
-# tests/test_compiled.py requires the compiled modules to judge, and build violations, as the
+# tests/parity/test_compiled.py requires the compiled modules to judge, and build violations, as the
 # sources run by the interpreter do.
-COMPILED_PYTHON = ["stream_guard/evaluation/ruleset.py", "stream_guard/evaluation/detectors.py", "stream_guard/evaluation/violations.py"]
+COMPILED_PYTHON = [
+    "stream_guard/evaluation/ruleset.py",
+    "stream_guard/evaluation/detectors.py",
+    "stream_guard/evaluation/violations.py",
+]
 
 setup(
     ext_modules=cythonize(

@@ -3,8 +3,8 @@
 columns, and routing the decoded messages to the rules of their platform.
 
 Why columns and a scanner of our own: building a dict of a dozen objects per record (orjson), then
-reading it back field by field and freeing it, was the largest cost of the whole core (about
-3 us of 7.7 us per event on a generated day). The engine needs only a few fields of most events
+reading it back field by field and freeing it, would be the largest cost of the whole core (about
+two fifths of its time per event). The engine needs only a few fields of most events
 (platform, shop, buyer, event id, sender, kind, text, time), so the common record, a well-formed
 message, is read here straight from its bytes into those columns; the complete event dict is
 built only when asked for (`EventBatch.event`, for the few events that become violations), and
@@ -13,7 +13,7 @@ built only when asked for (`EventBatch.event`, for the few events that become vi
 The scanner accepts only what it can decide exactly: plain JSON with no escape sequence in a
 string, known fields of the right JSON types, numbers it can read, at most
 MAX_DEPTH levels of nesting. Every other record goes to the Python definition (`events.decode`,
-called back), so reasons and details come from one place only. `tests/test_events.py` requires
+called back), so reasons and details come from one place only. `tests/unit/engine/test_events.py` requires
 `decode_batch` to agree with `decode` record by record and column by column, and `route` with its
 Python definition, by hypothesis property tests over hand-written and generated JSON.
 """
@@ -77,11 +77,10 @@ cdef extern from *:
     #endif
     /* `p` after an opening quote: just after the closing quote, or NULL for a string this
        scanner does not read (an escape sequence, a raw control character, no end); *ascii: no
-       byte of 0x80 or more before where it stopped. Strings are most of a record's bytes: one
-       byte at a time, this loop was most of the scanner's quarter of the core's instructions on
-       a generated day. With SSE2 (every x86-64) it looks at 16 bytes at once (11% fewer
-       instructions for the whole core); the bytes left, and the one it stopped at, go through
-       the loop below. */
+       byte of 0x80 or more before where it stopped. Strings are most of a record's bytes, so
+       one byte at a time this loop would be most of the scanner's cost (the scanner is about a
+       quarter of the core's instructions). With SSE2 (every x86-64) it looks at 16 bytes at
+       once; the bytes left, and the one it stopped at, go through the loop below. */
     static inline const char* sg_string_end(const char* p, const char* end, int* ascii) {
         int high = 0;
         unsigned char c;
@@ -275,8 +274,8 @@ cdef inline int _known_key(const char* k, const char* end, const char** after):
     """The known field whose name and closing quote start at `k` (`after`: just past the quote), or
     -1 when the key is anything else (then read as any string is). A key without escapes is a
     known one exactly when its bytes are the name and a quote, so comparing them at once decides;
-    it also skips a string scan for each of a record's keys (5% of the core's instructions on a
-    generated day)."""
+    it also spares a string scan for each of a record's keys, a cost paid on every field of
+    every record."""
     cdef Py_ssize_t room = end - k
     cdef int f
     if room < 3:
@@ -418,11 +417,11 @@ cdef inline str _span_str(const char* s, Py_ssize_t start, Py_ssize_t end, bint 
 cdef str _utf8(const unsigned char* s, Py_ssize_t n):
     """UTF-8 bytes as a str. Text of the Basic Multilingual Plane (Chinese chat, nearly all of
     it) is decoded here, in C, into a buffer of UCS-2, which CPython copies into a string of the
-    width it needs: CPython's decoder took about 1,300 instructions a line on the corpus' short
-    Chinese lines, 7% of the whole core's. Anything else (a character beyond U+FFFF, bytes that
-    are not UTF-8, a text longer than the buffer) goes to PyUnicode_DecodeUTF8, which decodes it
-    or raises UnicodeDecodeError as before. Well-formed UTF-8 has one decoding: both give the
-    same str."""
+    width it needs: on short Chinese lines CPython's general decoder spends far more per line
+    (on its checks and its width passes) than this one loop. Anything else (a character beyond
+    U+FFFF, bytes that are not UTF-8, a text longer than the buffer) goes to
+    PyUnicode_DecodeUTF8, which decodes it or raises UnicodeDecodeError. Well-formed UTF-8 has one
+    decoding: both give the same str."""
     cdef Py_UCS2 buffer[UTF8_BUFFER]
     cdef Py_ssize_t length = -1 if n > UTF8_BUFFER else sg_utf8_bmp(s, n, buffer)
     if length < 0:
@@ -499,8 +498,7 @@ cdef class EventBatch:
     cdef int _reserve(self, Py_ssize_t capacity) except -1:
         """Room for `capacity` events. The columns are made at that length, their entries empty
         (NULL) until _columns fills them and _seal cuts them to the events added: appending
-        instead made each list grow by reallocation some thirty times a batch (2.5% of the
-        core's instructions on the corpus day, callgrind)."""
+        instead would grow each list by reallocation some thirty times a batch."""
         self._kept = <Kept*>PyMem_Malloc(max(capacity, 1) * sizeof(Kept))
         if self._kept == NULL:
             raise MemoryError()
@@ -572,8 +570,8 @@ cdef class EventBatch:
     def violation_source(self, Py_ssize_t i):
         """The i-th event's fields a violation record carries (SOURCE_FIELDS), as
         `events.decode` gives them: for a scanned record, from the columns and the record's
-        bytes, without decoding it again (that was 2% of the core's instructions on both
-        benchmark days, one in a hundred events becoming a violation)."""
+        bytes, without decoding the record again (a second decode per violation would cost as
+        much as the scan did)."""
         cdef Kept* kept
         cdef bytes record
         cdef const char* s
@@ -695,7 +693,7 @@ def route(EventBatch batch, dict roles):
     cdef list texts = batch.text, kinds = batch.kind, platforms = batch.platform, senders = batch.sender
     # The platforms met so far, with their roles and their entry of `judged` (None until a message
     # is judged): the scanner gives every event of a platform the same str, so most are found by
-    # identity, where two dict lookups a message were 2% of the core.
+    # identity, sparing two dict lookups a message.
     cdef list seen = [], seen_roles = [], seen_found = []
     for position in range(len(texts)):
         text = texts[position]

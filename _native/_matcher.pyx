@@ -84,8 +84,8 @@ cdef inline uint32_t fold_entry(uint32_t cp) noexcept nogil:
 
 cdef inline uint32_t fold_numeral(uint32_t c) noexcept nogil:
     cdef int lo = 0, hi = SG_NUMERAL_COUNT - 1, mid
-    # the numerals' bitmap first: nearly every CJK character is not one, and the search below
-    # cost 7% of the core's instructions on the corpus (callgrind)
+    # the numerals' bitmap first: nearly every CJK character is not one, and the binary search
+    # below, run for every CJK character folded, would be a noticeable share of all matching
     if c < SG_FIRST_NUMERAL or c > 0xFFFF or not (sg_numeral_bits[c >> 3] >> (c & 7)) & 1:
         return c
     while lo <= hi:
@@ -1035,8 +1035,8 @@ cdef class DigitRuns:
     One of the `separators` (at most eight beyond ASCII) or a dot may stand between two digits;
     an x or X right after a run belongs to it (ID numbers end in X); a run with a character of
     the ASCII `glue` right before or after it is part of a word or a link, and left out. Built
-    once (the detectors' separators and glue), then `find` for each message. The detectors'
-    Python loop over the text's views was about 8% of the core's instructions on the corpus."""
+    once (the detectors' separators and glue), then `find` for each message: in C because a
+    Python loop over every character of every message's view costs more than its matching."""
     cdef uint8_t role[128]  # RUN_* of each ASCII character
     cdef uint32_t wide[MAX_WIDE_SEPARATORS]  # separators beyond ASCII
     cdef Py_ssize_t n_wide

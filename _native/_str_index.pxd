@@ -10,7 +10,7 @@
 #
 # The hash is the index's own (index_hash: wyhash's mixing, keyed per process), not str's
 # siphash: every event brings fresh id strings whose Python hash is not computed yet, and siphash
-# on a shop id and a buyer id was 19% of the reply tracker's instructions. The key is
+# of a shop id and a buyer id per event would be a large share of the reply tracker's work. The key is
 # derived from Python's hash secret (index_seed), so PYTHONHASHSEED fixes it as it fixes hash().
 #
 # Open addressing with linear probing, at most half full, power-of-two capacity; removal shifts

@@ -10,7 +10,7 @@ never drift from their sources:
     python3 scripts/gen_k8s_manifests.py           # write them
     python3 scripts/gen_k8s_manifests.py --check   # exit 1 if either is stale
 
-tests/test_deploy_k8s.py fails when they are stale. Standard library only.
+tests/deploy/test_deploy_k8s.py fails when they are stale. Standard library only.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests need, when their commands are missing:
 # - a JDK and Maven: the real Kafka broker (scripts/kafka_local.py fetches its jars with mvn);
 # - Debian's `prometheus` package (prometheus and promtool): the deploy checks
-#   (tests/test_deploy_alerts.py, tests/test_deploy_prometheus_e2e.py).
+#   (tests/deploy/test_deploy_alerts.py, tests/deploy/test_deploy_prometheus_e2e.py).
 # Does nothing when all are there. Runs as root or through sudo without a password prompt, and
 # never reads standard input, so `make test` and CI (.ci/run) can call it.
 set -euo pipefail

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """False alarms of the rule packs on ordinary service talk.
 
 Runs every platform's pack over the agent and unknown-role lines of
@@ -6,7 +5,9 @@ Runs every platform's pack over the agent and unknown-role lines of
 prints the share flagged per platform and category, then a sample of flagged lines (personal
 numbers masked) to read.
 
-    python scripts/rules_corpus_report.py [--sample 5] [--rules DIR] [--corpus FILE]
+    .venv/bin/python scripts/rules_corpus_report.py [--sample 5] [--rules DIR] [--corpus FILE]
+
+It needs the package (`make build`), so it runs with the project's virtualenv.
 """
 from __future__ import annotations
 
@@ -16,11 +17,15 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from stream_guard.evaluation.detectors import TextView, mask_personal_data
-from stream_guard.evaluation.packs import default_rules_dir
-from stream_guard.evaluation.registry import compile_rulesets
+try:
+    from stream_guard.evaluation.detectors import TextView, mask_personal_data
+    from stream_guard.evaluation.packs import default_rules_dir
+    from stream_guard.evaluation.registry import compile_rulesets
+except ModuleNotFoundError as exc:
+    sys.exit(f"{exc}: run this with the project's virtualenv, after `make build`: "
+             ".venv/bin/python scripts/rules_corpus_report.py")
 
-HOME_MARKS = ("京东", "jd", "JD", "Jd")  # as in tests/test_rule_packs.py
+HOME_MARKS = ("京东", "jd", "JD", "Jd")  # as in tests/unit/evaluation/test_rule_packs.py
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "cs_utterances.tsv"
 
 
@@ -53,7 +58,7 @@ def main() -> int:
         per_category, per_rule = Counter(), defaultdict(list)
         flagged = 0
         flagged_neutral = 0
-        for text, findings in zip(lines, ruleset.judge_batch((t, "agent", {}) for t in lines)):
+        for text, findings in zip(lines, ruleset.judge_batch((t, "agent", {}) for t in lines), strict=True):
             if findings:
                 flagged += 1
                 flagged_neutral += not names_home(text)
@@ -61,7 +66,8 @@ def main() -> int:
                 per_category[f.rule.category] += 1
                 per_rule[f.rule.id].append((text, f.spans))
         cats = ", ".join(f"{c} {n} ({n / len(lines):.3%})" for c, n in per_category.most_common())
-        print(f"{platform:<10} {flagged:>8} {flagged / len(lines):>7.3%} {flagged_neutral / len(neutral):>8.3%}  {cats}")
+        shares = f"{flagged / len(lines):>7.3%} {flagged_neutral / len(neutral):>8.3%}"
+        print(f"{platform:<10} {flagged:>8} {shares}  {cats}")
         samples[platform] = per_rule
     for platform, per_rule in samples.items():
         for rule_id, items in sorted(per_rule.items()):

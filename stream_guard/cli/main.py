@@ -1,83 +1,27 @@
-"""The `stream-guard` command line."""
+"""The `stream-guard` command line: one module per subcommand, each adding its own parser."""
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from stream_guard import __version__
+from stream_guard.cli import gen as gen_cli
+from stream_guard.cli import match as match_cli
 from stream_guard.cli import rules as rules_cli
-from stream_guard.gen import day as gen
-from stream_guard.scan import run as scan
-from stream_guard.worker import config as worker_config
-
-
-def _read_lines(path: str) -> list[str]:
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8")
-    with stream:
-        return [line.rstrip("\n") for line in stream if line.strip() and not line.startswith("#")]
-
-
-def _mark(text: str, hits) -> str:
-    """The text with each leftmost-longest hit bracketed, for people to read."""
-    out, pos = [], 0
-    for _, start, end in hits:
-        out.append(text[pos:start] + "【" + text[start:end] + "】")
-        pos = end
-    return "".join(out) + text[pos:]
-
-
-def cmd_match(args: argparse.Namespace) -> int:
-    from stream_guard.evaluation.matcher import Matcher
-
-    patterns = _read_lines(args.patterns)
-    messages = args.text or _read_lines(args.messages)
-    started = time.perf_counter()
-    matcher = Matcher(patterns, fold_numbers=args.fold_numbers, max_gap=args.max_gap)
-    built = time.perf_counter()
-    results = matcher.find_batch(messages, longest=True)
-    done = time.perf_counter()
-    flagged = 0
-    for text, hits in zip(messages, results):
-        flagged += bool(hits)
-        names = ", ".join(patterns[pid] for pid, _, _ in hits)
-        print(f"{'HIT ' if hits else 'ok  '} {_mark(text, hits)}" + (f"    <- {names}" if hits else ""))
-    print(
-        f"\n{len(messages)} messages, {flagged} with hits, {sum(map(len, results))} hits; "
-        f"{len(patterns)} patterns built into {matcher.state_count} states in "
-        f"{(built - started) * 1e3:.1f} ms; matched in {(done - built) * 1e6 / max(len(messages), 1):.1f} us/message"
-    )
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from stream_guard.worker.app import start  # Faust is imported only by the command that runs it
-
-    return start(worker_config.resolve(args))
+from stream_guard.cli import scan as scan_cli
+from stream_guard.cli import worker as worker_cli
+from stream_guard.scan.files import ScanError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stream-guard", description=__doc__)
     parser.add_argument("--version", action="version", version=f"stream-guard {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    match = sub.add_parser("match", help="match patterns in messages with the native matcher")
-    match.add_argument("--patterns", required=True, help="file of patterns, one a line")
-    source = match.add_mutually_exclusive_group(required=True)
-    source.add_argument("--messages", help="file of messages, one a line ('-' for stdin)")
-    source.add_argument("--text", action="append", help="a message (repeatable)")
-    match.add_argument("--fold-numbers", action="store_true",
-                       help="fold Chinese and financial numerals to digits")
-    match.add_argument("--max-gap", type=int, default=8,
-                       help="most separators skipped inside one hit (default 8)")
-    match.set_defaults(run=cmd_match)
+    match_cli.add_parser(sub)
     rules_cli.add_parser(sub)
-    scan.add_parser(sub)
-    gen.add_parser(sub)
-    worker = sub.add_parser("worker", help="consume chat events from Kafka and produce violations (a Faust app)",
-                            description="Flags override STREAM_GUARD_* environment variables, which override "
-                                        "the defaults. See stream_guard/worker/app.py.")
-    worker_config.add_arguments(worker)
-    worker.set_defaults(run=cmd_worker)
+    scan_cli.add_parser(sub)
+    gen_cli.add_parser(sub)
+    worker_cli.add_parser(sub)
     return parser
 
 
@@ -85,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except scan.ScanError as exc:
+    except ScanError as exc:
         print(f"stream-guard: {exc}", file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:

@@ -58,7 +58,8 @@ def cmd_test(args) -> int:
     packs, problems = load_all(args.dir)
     for line in problems:
         print(line, file=sys.stderr)
-    rows, failures = [], []
+    rows: list[tuple[str, str, int, int, int, int]] = []
+    failures: list[str] = []
     for platform, pack in packs.items():
         tally: dict[str, list[int]] = {}
         for rule, kind, ex, passed in example_results(Ruleset(pack)):
@@ -68,7 +69,7 @@ def cmd_test(args) -> int:
             t[offset + 1] += 1
             if not passed:
                 failures.append(f"FAIL {platform} {rule.id} {kind}: {_describe(ex)}")
-        rows += [(platform, rid, *t) for rid, t in tally.items()]
+        rows += [(platform, rid, t[0], t[1], t[2], t[3]) for rid, t in tally.items()]
     width = max((len(r[1]) for r in rows), default=10)
     print(f"{'platform':<10} {'rule':<{width}}  hit    clean  result")
     for platform, rid, hp, ht, cp, ct in rows:

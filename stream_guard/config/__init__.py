@@ -1,4 +1,7 @@
-"""Settings shared by the commands: argument types and the one settings table.
+"""Settings shared by the commands: the parsers of setting values and the one settings table.
 
-May import: `stream_guard.evaluation` and `stream_guard.observe`, for their defaults.
+Owns: `argtypes` (parsers: ports, broker lists, topic names, rates...) and `settings` (the table
+`scan` and `worker` both read, with a default per command, and its resolution from flags and the
+environment).
+May import: `stream_guard.engine`, `stream_guard.evaluation` and `stream_guard.observe`, for defaults.
 """

@@ -1,8 +1,11 @@
-"""Decoding and validating chat events (the DESIGN.md contract) from raw bytes.
+"""Decoding and validating chat events (the contract in docs/design.md) from raw bytes.
 
 A record that is not a usable event becomes a `Reject` with a machine-readable reason from
 REJECT_REASONS and a short detail (a field name, a limit), never an exception: the worker sends it
 to the dead-letter topic, `scan` to its rejects file, and both count it by reason.
+
+This module is the facade over the native batch decoder and router (`stream_guard._events`): the
+rest of the package reaches them only through it.
 """
 from __future__ import annotations
 
@@ -12,10 +15,15 @@ from typing import NamedTuple
 
 import orjson
 
-from stream_guard._events import EventBatch
+from stream_guard._events import SOURCE_FIELDS, EventBatch, route
 from stream_guard._events import decode_batch as _decode_batch
-from stream_guard._replies import EVENT_TS_MAX
 from stream_guard.evaluation.packs import SENDERS
+from stream_guard.tracking.replies import EVENT_TS_MAX
+
+__all__ = [
+    "DEFAULT_LIMITS", "KINDS", "REJECT_REASONS", "SOURCE_FIELDS", "EventBatch", "Limits", "Reject", "decode",
+    "decode_batch", "route",
+]
 
 KINDS = ("message", "buyer_reported", "buyer_blocked", "handoff")
 
@@ -44,6 +52,9 @@ class Limits:
     # how far ahead of the wall clock an event time may be: a bad clock on one client must not
     # push a shop's watermark ahead and make every real event of that shop late
     max_future_ms: int = 24 * 3600 * 1000
+
+
+DEFAULT_LIMITS = Limits()
 
 
 class Reject(NamedTuple):
@@ -81,12 +92,15 @@ def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:
     return _check(event, limits, now_ms, platforms)
 
 
-def decode_batch(records: Sequence[bytes], limits: Limits, now_ms: int, platforms) -> tuple[EventBatch, list[tuple[int, Reject]]]:
+def decode_batch(records: Sequence[bytes], limits: Limits, now_ms: int,
+                 platforms) -> tuple[EventBatch, list[tuple[int, Reject]]]:
     """`decode` of each record: (the events in order, by columns, [(index of the record, Reject)]).
     The common record, a well-formed event, is read natively (`_native/_events.pyx`) straight
     into the columns; every other one goes through `decode`."""
-    return _decode_batch(records if type(records) is list else list(records), lambda raw: decode(raw, limits, now_ms, platforms), limits.max_record_bytes,
-                         limits.max_text_bytes, _MIN_TS, _latest_ts(limits, now_ms), tuple(platforms), _SENDER_NAMES, KINDS)
+    return _decode_batch(records if type(records) is list else list(records),
+                         lambda raw: decode(raw, limits, now_ms, platforms), limits.max_record_bytes,
+                         limits.max_text_bytes, _MIN_TS, _latest_ts(limits, now_ms), tuple(platforms),
+                         _SENDER_NAMES, KINDS)
 
 
 def _latest_ts(limits: Limits, now_ms: int) -> int:

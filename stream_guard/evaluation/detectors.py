@@ -86,8 +86,8 @@ class TextView:
         census counts every digit, and most texts it flags (order numbers, links, SKUs) have
         none, so the number detectors are not woken for them."""
         self.text = text
-        self._ascii = None
-        self.number_runs = ()
+        self._ascii: str | None = None
+        self.number_runs: tuple[NumberRun, ...] = ()
         if flags is None:
             flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE)
         if flags & FLAG_NUMBER:
@@ -148,7 +148,7 @@ def id_card_valid(number: str) -> bool:
     month, day = int(number[10:12]), int(number[12:14])
     if not (1 <= month <= 12 and 1 <= day <= 31 and number[6:8] in ("18", "19", "20")):
         return False
-    check = sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS)) % 11
+    check = sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS, strict=True)) % 11
     return ID_CHECK[check] == number[17].upper()
 
 
@@ -284,7 +284,7 @@ def mask_personal_data(view: TextView) -> str:
                 if ascii_text[k] in ALNUM:  # digits and the X, not the separators
                     chars[k] = "*"
                     masked = True
-    for start, end in email(view):
+    for start, _end in email(view):
         at = view.ascii.find("@", start)
         for k in range(start, at):
             chars[k] = "*"

@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import time as dt_time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,10 +52,18 @@ DETECTOR_PARAMS = {
 NEEDS_CONTEXT = {"qq_number", "wechat_id"}
 
 
+BUNDLED_RULES = "stream_guard.bundled_rules"
+
+
 def default_rules_dir() -> Path:
-    """STREAM_GUARD_RULES_DIR, else the `rules/` folder of the checkout or image."""
+    """STREAM_GUARD_RULES_DIR, else the packs installed with the package (`rules/` in a checkout)."""
     env = os.environ.get("STREAM_GUARD_RULES_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "rules"
+    if env:
+        return Path(env)
+    bundled = resources.files(BUNDLED_RULES)
+    if not isinstance(bundled, Path):  # an import from a zip archive: tomllib needs real files
+        raise PackError([f"{bundled}:-: the bundled rule packs are not files on disk; set STREAM_GUARD_RULES_DIR"])
+    return bundled
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,14 @@ class Pack:
     allow_domains: tuple[str, ...]
     version: str
     files: tuple[str, ...] = field(default=())
-    reply: ReplyProfile | None = None
+    reply: ReplyProfile | None = None  # None only in a pack with problems (`load_all` lists those)
+
+    @property
+    def reply_profile(self) -> ReplyProfile:
+        """The reply profile of a pack `load_pack` accepted, which always has one."""
+        if self.reply is None:
+            raise PackError([f"{self.platform}:reply: missing [reply]: every platform needs a reply profile"])
+        return self.reply
 
 
 REPLY_KEYS = {
@@ -239,15 +255,16 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
     unknown = set(raw) - RULE_KEYS
     if unknown:
         problems.add(file, rid, f"unknown keys {sorted(unknown)}")
-    category = raw.get("category")
+    # as the pack spells them: a value that is not one of the names is a problem reported here
+    category: Any = raw.get("category")
     if category not in CATEGORIES:
         problems.add(file, rid, f"unknown category {category!r}")
-    severity = raw.get("severity")
+    severity: Any = raw.get("severity")
     if severity not in SEVERITIES:
         problems.add(file, rid, f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
     source = raw.get("source")
     if not isinstance(source, str) or not source:
-        problems.add(file, rid, "source (a PLATFORM_RULES id) is missing")
+        problems.add(file, rid, "source (an id of docs/platform-rules.md) is missing")
     penalty = raw.get("penalty", {})
     if not isinstance(penalty, dict):
         problems.add(file, rid, "penalty must be a table")
@@ -351,8 +368,8 @@ def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems) -> Ru
     return replace(merged, origin=rule.origin) if merged else rule
 
 
-def _rule_as_raw(rule: Rule) -> dict:
-    raw = {
+def _rule_as_raw(rule: Rule) -> dict[str, Any]:
+    raw: dict[str, Any] = {
         "id": rule.id, "category": rule.category, "severity": rule.severity, "source": rule.source,
         "penalty": {"points": rule.points, "fine_cny": rule.fine_cny, "action": rule.action},
         "roles": sorted(rule.roles), "description": rule.description,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stream_guard.evaluation import detectors
 from stream_guard.evaluation.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
@@ -25,9 +25,17 @@ from stream_guard.evaluation.matcher import (
     census_flags_batch,
     fold_codepoint_py,
 )
-from stream_guard.evaluation.packs import Pack, Rule
+from stream_guard.evaluation.packs import Detector, Pack, Rule
 
 Span = tuple[int, int]
+
+
+class Meta(Protocol):
+    """What a rule's `when` conditions read of an event's `meta`: a dict, or the engine's
+    decoded-on-demand view of one."""
+
+    def get(self, key: str, /) -> Any: ...
+
 
 # What a phrase is to a rule: slot kinds
 ANY, UNLESS, NEAR, CONTEXT = "any", "unless", "near", "context"
@@ -191,7 +199,7 @@ class Ruleset:
 
     # ---- evaluation ------------------------------------------------------------------------
 
-    def judge_batch(self, messages: Iterable[tuple[str, str, Mapping[str, Any]]]) -> list[list[Finding]]:
+    def judge_batch(self, messages: Iterable[tuple[str, str, Meta | None]]) -> list[list[Finding]]:
         """Findings for (text, sender, meta) triples, with one native call for the batch."""
         messages = list(messages)
         texts = [m[0] for m in messages]
@@ -200,7 +208,7 @@ class Ruleset:
         wake, judge_message = self._wake_flags, self._judge_message
         # most messages have no hit and wake no detector: for them, no call at all
         return [judge_message(text, sender, meta, hits, flags) if hits or flags & wake else []
-                for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags)]
+                for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags, strict=True)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
         return self._judge_message(text, sender, meta, self._find(text), self._flags_of(text))
@@ -263,7 +271,7 @@ class Ruleset:
             spans = self._rule_spans(rule, rh, sender, meta, view, decision)
             if spans:
                 findings.append(Finding(rule, tuple(sorted(set(spans)))))
-            if decision is not None:
+            if decision is not None and decisions is not None:
                 decision.fired = bool(spans)
                 decision.spans = tuple(sorted(set(spans)))
                 if decision.fired or rh.any or rh.near or decision.reason:
@@ -302,15 +310,14 @@ class Ruleset:
             if all(groups):
                 spans += _near_match(groups, clause.within)
         if rule.detector:
-            spans += self._detect(rule, rh, view)
+            spans += self._detect(rule.detector, rh, view)
         if decision and not spans and not decision.reason:
             decision.reason = "every hit was cancelled by an allowed phrase" if decision.cancelled else "no hit"
         elif decision and spans:
             decision.reason = "fired"
         return spans
 
-    def _detect(self, rule: Rule, rh: _RuleHits, view: detectors.TextView) -> list[Span]:
-        d = rule.detector
+    def _detect(self, d: Detector, rh: _RuleHits, view: detectors.TextView) -> list[Span]:
         name = d.name
         if name == "mobile_phone":
             found = detectors.mobile_phone(view)

@@ -1,4 +1,4 @@
-"""Violation records (the DESIGN.md contract) built from findings."""
+"""Violation records (the contract in docs/design.md) built from findings."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Prometheus metrics (the DESIGN.md contract), shared by `scan --metrics-port` and the worker.
+"""Prometheus metrics (the contract in docs/design.md), shared by `scan --metrics-port` and the worker.
 
 The engine records a whole batch at once (`record_batch`): counters are incremented once per label
 set and batch, and histograms are kept as plain bucket counts, so metrics cost little per event
@@ -47,7 +47,7 @@ class _Buckets:
 
     def exported(self):
         running, out = 0, []
-        for bound, n in zip(self.bounds, self.counts):
+        for bound, n in zip(self.bounds, self.counts, strict=False):  # the last count is +Inf's
             running += n
             out.append((repr(float(bound)), running))
         out.append(("+Inf", self.count))
@@ -84,7 +84,7 @@ class Metrics:
         self.state_restored_shops = Counter(PREFIX + "state_restored_shops",
                                             "Shops whose reply state was restored from the changelog", registry=r)
         self._lock = threading.Lock()
-        self._response = {}  # platform -> _Buckets
+        self._response: dict[str, _Buckets] = {}  # by platform
         self._latency = _Buckets(LATENCY_BUCKETS)
         self._batch_sizes = _Buckets(BATCH_SIZE_BUCKETS)
         self._shop_rows: tuple[dict, ...] = ()
@@ -103,7 +103,10 @@ class Metrics:
             self.dead_letters.labels(reason).inc(n)
         for key, n in Tally((v["platform"], v["category"], v["severity"], v["rule_id"]) for v in violations).items():
             self.violations.labels(*key).inc(n)
-        turns, missed, late, responses = Tally(), Tally(), Tally(), []
+        turns: Tally[tuple[str, str]] = Tally()
+        missed: Tally[str] = Tally()
+        late: Tally[str] = Tally()
+        responses: list[tuple[str, float]] = []
         for o in outcomes:
             if o.kind in TURN_OUTCOMES:
                 turns[o.platform, o.kind] += 1
@@ -155,7 +158,7 @@ class Metrics:
     def serve(self, port: int, addr: str = "127.0.0.1", health: Health | None = None):
         """Serve /metrics (and /healthz, /readyz) over HTTP in a background thread; returns
         (server, thread). Port 0 picks a free port: `server.server_port` tells which."""
-        registry, health = self.registry, health or Health()
+        registry, checks = self.registry, health or Health()
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
@@ -163,7 +166,7 @@ class Metrics:
                 if path == "/metrics":
                     self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
                 elif path in ("/healthz", "/readyz"):
-                    ok, why = health.alive() if path == "/healthz" else health.ready()
+                    ok, why = checks.alive() if path == "/healthz" else checks.ready()
                     self._reply(200 if ok else 503, (why + "\n").encode(), "text/plain; charset=utf-8")
                 else:
                     self._reply(404, b"/metrics, /healthz, /readyz\n", "text/plain; charset=utf-8")

@@ -41,9 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from stream_guard._replies import EXCLUDING_KINDS, SESSION_RULES, UNITS, Outcome, ReplyTracker
+from stream_guard._replies import EVENT_TS_MAX, EXCLUDING_KINDS, SESSION_RULES, UNITS, Outcome, ReplyTracker
 
-__all__ = ["EXCLUDING_KINDS", "SESSION_RULES", "UNITS", "Outcome", "ReplyProfile", "ReplyTracker"]
+__all__ = ["EVENT_TS_MAX", "EXCLUDING_KINDS", "SESSION_RULES", "UNITS", "Outcome", "ReplyProfile", "ReplyTracker"]
 
 
 @dataclass(frozen=True)

@@ -11,24 +11,21 @@ only when all of its outputs are acknowledged, strictly in batch order; before e
 reply rows and the snapshots of the shops that changed are written and acknowledged, so committed
 offsets never run ahead of the state (stream_guard/worker/state.py explains the replay rule).
 
-Why batches below Faust's stream: Faust's per-message path caps an agent near 5k messages/s here;
-`BatchConsumer` (stream_guard/worker/consumer.py) keeps the Faust worker, group, recovery and
-commit machinery and hands whole fetches to this module, fetching the next batch while the engine
-judges the current one (measurements in benchmarks/worker_research/FINDINGS.md and
-benchmarks/test_worker_throughput.py). Outputs are written with the producer's
+Why batches below Faust's stream: Faust's per-message path caps an agent near 5k messages/s,
+whatever the agent does; `BatchConsumer` (stream_guard/worker/consumer.py) keeps the Faust worker,
+group, recovery and commit machinery and hands whole fetches to this module, fetching the next
+batch while the engine judges the current one. Outputs are written with the producer's
 `create_batch`/`send_batch`, one batch per topic and partition, with the partition given
 (Faust's `Producer.send` costs about 140 us a record).
 
-Where a worker's time goes (benchmarks/test_worker_throughput.py: 60-85k events/s against raw
-`getmany()` at 230-340k/s on the same topic). Everything shares one GIL. The decoded columns
-(`_native/_events.pyx`) brought the engine to about 5 us an event; aiokafka builds a Python
-`ConsumerRecord` for every record in Faust's consumer thread, which is the raw ceiling's own cost
-(about 3-4 us a record); the rest is the per-commit state, where each changed shop's snapshot
-(about 36 us) is written to the changelog, so at 5,000 busy shops and a commit every 2 s it adds
-about 1 us an event, and metrics. The issue's 50% of raw would need engine plus worker extras no
-dearer than aiokafka's own per-record cost: one process that consumes at raw's cost and judges at
-the engine's reaches at most 1/(1/raw + 1/engine), which is half of raw only when the engine alone
-is as fast as raw consumption (the benchmark prints that bound; 0.38 of raw in its latest run).
+Where a worker's time goes (`benchmarks/test_worker_throughput.py` measures it against raw
+`getmany()` on the same topic). Everything shares one GIL: the engine, about 5 us an event on the
+decoded columns (`_native/_events.pyx`); aiokafka's Python `ConsumerRecord` for every record, made
+in Faust's consumer thread, which is the raw ceiling's own cost (about 3-4 us a record); the
+per-commit state, each changed shop's snapshot (about 36 us) written to the changelog, about 1 us
+an event at 5,000 busy shops and a commit every 2 s; and metrics. So one process that consumes at
+raw's cost and judges at the engine's reaches at most 1/(1/raw + 1/engine) (the benchmark prints
+that bound): half of raw only when the engine alone is as fast as raw consumption.
 
 Operations: `/metrics`, `/healthz`, `/readyz` on the metrics port; SIGHUP, or a change in the
 rules directory, recompiles the packs aside and swaps them between batches; SIGTERM finishes the
@@ -41,18 +38,23 @@ import collections
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 from faust.sensors.monitor import Monitor
 
 from stream_guard.engine.pipeline import Engine, tune_gc
+from stream_guard.kafka.io import prepare_topics, send_batches
 from stream_guard.observe.log import JsonLogFormatter, log
 from stream_guard.observe.metrics import Health, Metrics
 from stream_guard.worker.config import WorkerConfig
 from stream_guard.worker.consumer import BatchConsumer
-from stream_guard.worker.kafka_io import prepare_topics, send_batches
 from stream_guard.worker.outputs import Outbox, dead_letter_record, reply_row_record, violation_record
 from stream_guard.worker.state import ReplyState
+
+if TYPE_CHECKING:
+    from faust.stores.memory import Store as MemoryStore
+    from faust.transport.drivers.aiokafka import Producer as FaustKafkaProducer
 
 STATE_TABLE = "reply_state"
 HEARTBEAT_S = 1.0
@@ -99,7 +101,8 @@ class Worker:
         self.engine = Engine(config.rules_dir, config.platform_list or None,
                              allowed_lateness_ms=round(config.allowed_lateness * 1000), metrics=self.metrics)
         self.app = self._build_app()
-        self.state = ReplyState(self.engine.tracker, self.table.data, self.table.data._key_partition)
+        store = cast("MemoryStore", self.table.data)  # store="memory://"
+        self.state = ReplyState(self.engine.tracker, store, store._key_partition)
         self._pending: collections.deque = collections.deque()  # (outputs future, {TP: next offset})
         self._assigned: set = set()
         self._reload_wanted = False
@@ -138,7 +141,8 @@ class Worker:
             "pre_commit": staticmethod(self._pre_commit),
             "wait_outputs": staticmethod(self._wait_outputs),
         })
-        app.transport.Consumer = consumer_class
+        # this app's transport only (Faust declares the class on the transport's type)
+        app.transport.Consumer = consumer_class  # type: ignore[misc]
         app.topics.add(app.topic(c.input_topic, key_serializer="raw", value_serializer="raw"))
         # key and value types declared: Faust recovers a table only through them
         self.table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes,
@@ -155,7 +159,13 @@ class Worker:
 
     @property
     def producer(self):
-        return self.app.producer._ensure_producer()  # the AIOKafkaProducer, for send_batch
+        """aiokafka's producer under the app's, for send_batch."""
+        return cast("FaustKafkaProducer", self.app.producer)._ensure_producer()
+
+    @property
+    def consumer(self) -> BatchConsumer:
+        """The app's consumer: the transport makes it of the class `_build_app` gives it."""
+        return cast(BatchConsumer, self.app.consumer)
 
     # ---- the hot path ------------------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class Worker:
 
     def _mark_acknowledged(self, _future=None) -> None:
         """Mark input offsets of acknowledged batches, strictly in batch order."""
-        consumer = self.app.consumer
+        consumer = self.consumer
         while self._pending and self._pending[0][0].done():
             outputs, done = self._pending.popleft()
             failure = outputs.exception() if not outputs.cancelled() else asyncio.CancelledError()
@@ -229,8 +239,9 @@ class Worker:
             await asyncio.gather(*await self._send(rows.records))
         changes = self.state.take_changes()
         if changes:  # the changelog is co-partitioned with the input: same partition numbers
-            changelog = {(self.changelog_topic, partition): [(key, value, []) for key, value in records]
-                         for partition, records in changes.items()}
+            changelog: dict[tuple[str, int], list] = {
+                (self.changelog_topic, partition): [(key, value, []) for key, value in records]
+                for partition, records in changes.items()}
             await asyncio.gather(*await self._send(changelog))
 
     @property
@@ -239,12 +250,13 @@ class Worker:
 
     # ---- partitions, lag, health ------------------------------------------------------------------
 
-    async def _on_assigned(self, sender=None, assigned=None, **kwargs) -> None:
+    # Faust's signal receivers, called as (sender, partitions, signal=...)
+    async def _on_assigned(self, sender: Any = None, assigned: Any = None, /, *args: Any, **kwargs: Any) -> None:
         self._assigned = {tp for tp in assigned or () if tp.topic == self.config.input_topic}
         self.metrics.assigned_partitions.set(len(self._assigned))
         log("partitions_assigned", partitions=sorted(tp.partition for tp in self._assigned))
 
-    async def _on_revoked(self, sender=None, revoked=None, **kwargs) -> None:
+    async def _on_revoked(self, sender: Any = None, revoked: Any = None, /, *args: Any, **kwargs: Any) -> None:
         # BatchConsumer committed the batch in hand and the state before Faust calls this
         ours = {tp for tp in revoked or () if tp.topic == self.config.input_topic}
         self.state.forget(tp.partition for tp in ours)
@@ -268,7 +280,7 @@ class Worker:
     async def _heartbeat(self) -> None:
         self.health.beat()
         app = self.app
-        if not app.consumer.ready_for_input():
+        if not self.consumer.ready_for_input():
             self.health.set_ready(False, "rebalancing" if app.rebalancing else "recovering state")
             return
         for tp in self._assigned:  # partitions with nothing to read yet still show their shops
@@ -327,7 +339,8 @@ class Worker:
         try:
             worker.execute_from_commandline()
         except SystemExit as exit_:
-            code = exit_.code or 0
+            # mode's worker exits with a status number; a message (never seen) is a failure
+            code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
         else:
             code = 0
         finally:
@@ -353,7 +366,8 @@ def _logging_config(level: str) -> dict:
 
 
 def start(config: WorkerConfig) -> int:
-    input_only = {config.input_topic: (config.partitions, config.replication_factor, {})}
+    input_only: dict[str, tuple[int, int, dict]] = {
+        config.input_topic: (config.partitions, config.replication_factor, {})}
     counts = asyncio.run(prepare_topics(config.broker, input_only))
     partitions = counts[config.input_topic]
     outputs = {

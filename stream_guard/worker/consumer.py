@@ -2,7 +2,7 @@
 
 Faust's own path costs per message: a `ConsumerMessage`, a task to wait for the callback or a
 flow suspension, the Conductor's lock, then `ack` bookkeeping; it caps a Faust agent near 5k
-messages/s here, whatever the agent does (benchmarks/worker_research/FINDINGS.md). This subclass
+messages/s, whatever the agent does. This subclass
 keeps everything else Faust (the worker, the consumer group and its assignor, table recovery, the
 commit and livelock timers, the producer) and replaces only what happens between a fetch and a
 commit for the batch topics:
@@ -12,8 +12,8 @@ commit for the batch topics:
   during recovery) still takes Faust's per-message path;
 - the next fetch is started before the handler runs, so Faust's consumer thread fetches and
   unpacks the next records while the engine (synchronous CPU work on the event loop) judges these:
-  without it the loop waited 15-40 ms for every fetch and was idle about two thirds of the time
-  (py-spy; `benchmarks/test_worker_throughput.py` has the figures). One fetch is in flight at a
+  otherwise the loop waits 15-40 ms for every fetch and is idle about two thirds of the time
+  (`benchmarks/test_worker_throughput.py` measures the worker). One fetch is in flight at a
   time, and batches are handled in fetch order. A fetch that comes back after a rebalance (another
   generation, or the flow stopped) is dropped, and the next fetch first seeks to the committed
   offsets: the consumer's position is already past the dropped records;
@@ -27,8 +27,8 @@ commit for the batch topics:
 - input is handled only once a rebalance is over and the tables are recovered. Faust pauses the
   input partitions meanwhile, but a fetch in flight still brings records back (the partitions
   are active for a moment after an assignment, and again before recovery's final seek), and a
-  batch handled then would restore its partition's reply state from part of the table: a
-  kill -9 test lost reply figures this way. Such records are put back: their partitions are
+  batch handled then would restore its partition's reply state from part of the table, and
+  lose reply figures after a crash. Such records are put back: their partitions are
   sought to the first of them (committed offsets would not do in a group that has committed
   nothing yet: aiokafka does not seek to offset 0).
 
@@ -41,9 +41,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, cast
 
 from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
+
+if TYPE_CHECKING:
+    from faust.tables.manager import TableManager
 
 NOT_READY_PAUSE_S = 0.05
 
@@ -130,7 +134,8 @@ class BatchConsumer(faust_aiokafka.Consumer):
         """No rebalance under way and the tables recovered: input may be handled, and the reply
         state restored from the table (the worker's readiness too)."""
         app = self.app
-        return not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
+        tables = cast("TableManager", app.tables)  # the app's table manager: AppT types only its interface
+        return not app.rebalancing and not app.in_recovery and tables.recovery.completed.is_set()
 
     async def _put_back(self, batch: dict) -> None:
         """Read these records again later: each partition back to the first of them."""
@@ -142,9 +147,12 @@ class BatchConsumer(faust_aiokafka.Consumer):
         await asyncio.sleep(NOT_READY_PAUSE_S)  # recovery is not over: no hurry to fetch again
 
     async def _handle(self, batch: dict) -> None:
+        handler = self.handler
+        if handler is None:
+            raise RuntimeError("BatchConsumer.handler is not set: the worker sets it before the consumer is made")
         self._batch_idle.clear()
         try:
-            await self.handler(batch)
+            await handler(batch)
         finally:
             self._batch_idle.set()
         now = time.monotonic()
@@ -159,7 +167,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
         The generation is read once the flow runs: a fetch waiting out a rebalance belongs to the
         generation that resumes it."""
         if not self.flow_active:
-            await self.wait(self.can_resume_flow)
+            await self.wait(self.can_resume_flow.wait())
         if self._reread_committed:
             self._reread_committed = False
             await self.perform_seek()

@@ -1,7 +1,7 @@
 """Small Kafka helpers on aiokafka: create topics that are missing, produce raw records keyed by shop,
 send records grouped by partition as whole producer batches.
 
-Keys are shop ids (DESIGN.md): a shop's events stay in one partition, in order. A record that is
+Keys are shop ids (docs/design.md): a shop's events stay in one partition, in order. A record that is
 not a JSON object with a string `shop_id` (a bad record, on purpose or not) is produced without
 a key, so it still reaches the worker, which dead-letters it.
 """

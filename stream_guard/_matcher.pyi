@@ -1,0 +1,82 @@
+"""Type stubs for the native matcher (`_native/_matcher.pyx`); Python code reaches it through
+`stream_guard.evaluation.matcher`."""
+from collections.abc import Callable, Iterable
+from typing import Final, TypedDict
+
+from typing_extensions import disjoint_base
+
+_Hit = tuple[int, int, int]  # (pattern id, start, end): code-point offsets, end exclusive
+
+class _Options(TypedDict):
+    fold_numbers: bool
+    fold_repeats: bool
+    whole_words: bool
+    max_gap: int
+
+UNIDATA_VERSION: Final[str]
+"""The Unicode version the build-time fold table was made from."""
+
+FLAG_NUMBER: Final[int]
+FLAG_LINK: Final[int]
+FLAG_AT: Final[int]
+FLAG_SYMBOL: Final[int]
+FLAG_SHORT: Final[int]
+
+def fold_codepoint_py(cp: int, fold_numbers: bool = False) -> tuple[int, str]:
+    """(kind, folded) for one code point: kind 0 whitespace, 1 separator, 2 characters."""
+
+def census(text: str) -> tuple[int, int, int, int]:
+    """(digits, Latin letters, dots between letters or digits, at signs), on the folded text."""
+
+def census_flags(text: str, min_digits: int, short_len: int, symbols: str = "") -> int:
+    """The census as FLAG_* bits."""
+
+def census_flags_batch(texts: Iterable[str], min_digits: int, short_len: int, symbols: str = "") -> list[int]:
+    """census_flags() of each text."""
+
+@disjoint_base
+class Matcher:
+    """A compiled, immutable set of patterns; pattern id = index in `patterns`."""
+
+    def __new__(
+        cls,
+        patterns: Iterable[str],
+        *,
+        fold_numbers: bool = False,
+        fold_repeats: bool = True,
+        whole_words: bool = True,
+        max_gap: int = 8,
+    ) -> Matcher: ...
+    @property
+    def patterns(self) -> tuple[str, ...]: ...
+    @property
+    def unreachable(self) -> tuple[int, ...]:
+        """Ids of the patterns that fold to nothing and so can never hit."""
+    @property
+    def memory_bytes(self) -> int: ...
+    @property
+    def options(self) -> _Options: ...
+    @property
+    def state_count(self) -> int: ...
+    def find(self, text: str, longest: bool = False) -> tuple[_Hit, ...]:
+        """Hits by (start, end, pattern id); longest=True: leftmost-longest, non-overlapping."""
+    def find_batch(self, texts: Iterable[str], longest: bool = False) -> list[tuple[_Hit, ...]]:
+        """find() of each text."""
+    def normalize(self, text: str) -> str:
+        """The folded key stream this matcher searches."""
+    def __reduce__(self) -> tuple[Callable[[tuple[str, ...], _Options], Matcher], tuple[tuple[str, ...], _Options]]: ...
+
+@disjoint_base
+class CharMap:
+    """`str.translate` in C for a table mapping single characters to single characters."""
+
+    def __new__(cls, table: dict[int, str]) -> CharMap: ...
+    def translate(self, text: str) -> str: ...
+
+@disjoint_base
+class DigitRuns:
+    """The maximal runs of ASCII digits in a message's ascii view."""
+
+    def __new__(cls, separators: str, glue: str) -> DigitRuns: ...
+    def find(self, ascii_view: str) -> tuple[tuple[int, int, str], ...]:
+        """(start, end, digits) of each run; `digits` is the run's digits, then X."""

@@ -1,0 +1,101 @@
+"""What a scan counts and reports: the tally of one run, the JSON report and the summary people read."""
+from __future__ import annotations
+
+from collections import Counter
+
+from stream_guard.engine.pipeline import Engine
+from stream_guard.observe.metrics import TURN_OUTCOMES
+
+WORST_SHOPS_SHOWN = 10
+VIOLATIONS_COUNTED_BY = ("platform", "category", "severity", "rule_id")
+
+
+class Tally:
+    """What the report and the summary count."""
+
+    def __init__(self):
+        self.records = 0
+        self.events = 0
+        self.violations: dict[str, Counter[str]] = {key: Counter() for key in VIOLATIONS_COUNTED_BY}
+        self.violation_count = 0
+        self.rejects: Counter[str] = Counter()
+        self.turns: Counter[str] = Counter()
+
+    def add(self, result) -> None:
+        self.events += result.events
+        self.violation_count += len(result.violations)
+        for v in result.violations:
+            for key, counter in self.violations.items():
+                counter[v[key]] += 1
+        for _, reject in result.rejects:
+            self.rejects[reject.reason] += 1
+        self.add_outcomes(result.outcomes)
+
+    def add_outcomes(self, outcomes) -> None:
+        for o in outcomes:
+            self.turns[o.kind] += 1
+
+
+def outcome_record(o) -> dict:
+    return {"kind": o.kind, "platform": o.platform, "shop_id": o.shop_id, "buyer_id": o.buyer_id,
+            "day": o.day, "opened_ts": o.opened_ts, "replied_ts": o.replied_ts,
+            "response_s": o.response_s, "counted": o.counted, "event_id": o.event_id or None}
+
+
+def build_report(engine: Engine, tally: Tally, source: str, elapsed: float) -> dict:
+    shops = [{k: row[k] for k in ("platform", "shop_id", "day", "consults", "valid", "rate", "penalty_risk",
+                                  "penalty_fine_cny")}
+             for row in engine.tracker.shop_days()]
+    return {
+        "source": source,
+        "records": tally.records,
+        "events": tally.events,
+        "seconds": round(elapsed, 3),
+        "pack_versions": engine.pack_versions(),
+        "violations": {
+            "total": tally.violation_count,
+            **{f"by_{key.removesuffix('_id')}": dict(sorted(counter.items()))
+               for key, counter in tally.violations.items()},
+        },
+        "rejects": {"total": sum(tally.rejects.values()), "by_reason": dict(sorted(tally.rejects.items()))},
+        "replies": {
+            "turns": {kind: tally.turns[kind] for kind in TURN_OUTCOMES},
+            "reply_missed_notices": tally.turns["reply_missed"],
+            "late_events": tally.turns["late_event"],
+        },
+        "shops": shops,
+    }
+
+
+def render_summary(report: dict) -> str:
+    """The report for people: what a newcomer reads after `make demo`."""
+    lines = [f"stream-guard scan of {report['source']}"]
+    seconds = max(report["seconds"], 1e-9)
+    lines.append(f"  events      {report['records']:,} records, {report['events']:,} valid, "
+                 f"{report['rejects']['total']:,} rejected; {report['seconds']:.2f} s "
+                 f"({report['records'] / seconds:,.0f} events/s)")
+    v = report["violations"]
+    lines.append(f"  violations  {v['total']:,}")
+    for category, n in sorted(v["by_category"].items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"      {category:<22} {n:>7,}")
+    if v["by_severity"]:
+        lines.append("  by severity " + ", ".join(f"{s} {n:,}" for s, n in v["by_severity"].items()))
+    r = report["replies"]
+    lines.append("  replies     turns " + ", ".join(f"{k} {n:,}" for k, n in r["turns"].items())
+                 + f"; {r['reply_missed_notices']:,} buyers waited past the deadline"
+                 + (f"; {r['late_events']:,} events too late to count" if r["late_events"] else ""))
+    shops = [s for s in report["shops"] if s["consults"]]
+    if shops:
+        lines.append(f"  worst shops by valid-reply rate ({len(shops):,} shop-days):")
+        for s in sorted(shops, key=lambda s: (s["rate"], -s["consults"]))[:WORST_SHOPS_SHOWN]:
+            risk = f"  PENALTY RISK {s['penalty_fine_cny']:,} CNY" if s["penalty_risk"] else ""
+            lines.append(f"      {s['platform']:<10} {s['shop_id']:<14} {s['day']}  {100 * s['rate']:5.1f}% "
+                         f"({s['valid']:,}/{s['consults']:,}){risk}")
+    at_risk = [s for s in shops if s["penalty_risk"]]
+    lines.append(f"  at penalty risk: {len(at_risk)} shop-day(s)"
+                 + (": " + ", ".join(f"{s['platform']}/{s['shop_id']} {s['day']}" for s in at_risk[:10])
+                    if at_risk else ""))
+    rejects = report["rejects"]["by_reason"]
+    if rejects:
+        lines.append("  rejects     " + ", ".join(f"{k} {n:,}" for k, n in rejects.items()))
+    return "\n".join(lines) + "\n"
