@@ -1,4 +1,4 @@
-"""Shared by tests/test_deploy_*.py: the files under deploy/, the PromQL they hold, the metric
+"""Shared by tests/deploy/test_deploy_*.py: the files under deploy/, the PromQL they hold, the metric
 names the code exports, and the Prometheus tools from Debian's `prometheus` package."""
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ RULES = ROOT / "rules"
 INSTALL_SCRIPT = "scripts/install_tools.sh"
 # the job name the alerts and the dashboard select (up{job="stream-guard"})
 SCRAPE_JOB = "stream-guard"
-DEFAULTS = {s.env: s.default for s in SETTINGS}
+DEFAULTS = {s.env: s.default_for("worker") for s in SETTINGS}
 
 
 def tool(name: str) -> str:

@@ -108,7 +108,7 @@ def find(patterns, text, *, fold_numbers=False, fold_repeats=True, whole_words=T
             window = stream[j:j + len(key)]
             if any(e is BARRIER for e in window):
                 continue
-            if any(e.char != c or e.run < run for e, (c, run) in zip(window, key)):
+            if any(e.char != c or e.run < run for e, (c, run) in zip(window, key, strict=True)):
                 continue
             start, end = window[0].start, window[-1].end
             if whole_words:

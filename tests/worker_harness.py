@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream_guard.gen.day import GenConfig, generate
-from stream_guard.worker.kafka_io import prepare_topics, produce_records
+from stream_guard.gen import GenConfig, generate
+from stream_guard.kafka.io import prepare_topics, produce_records
 
 DAY_MS = 86_400_000
 
@@ -242,7 +242,8 @@ def scan_expected(lines: list[bytes], workdir: Path) -> Expected:
     subprocess.run([sys.executable, "-m", "stream_guard", "scan", str(day), "--quiet", "--out", str(out),
                     "--rejects", str(rejects), "--report", str(report)], check=True)
     violations = {v["violation_id"]: v for v in map(orjson.loads, out.read_bytes().splitlines())}
-    rejected = Counter((lines[r["line"] - 1], r["reason"]) for r in map(orjson.loads, rejects.read_bytes().splitlines()))
+    rejected = Counter((lines[r["line"] - 1], r["reason"])
+                       for r in map(orjson.loads, rejects.read_bytes().splitlines()))
     first_day = min(row["day"] for row in orjson.loads(report.read_bytes())["shops"])
     rows = {f"{r['shop_id']}/{r['platform']}/{r['day']}".encode(): r
             for r in orjson.loads(report.read_bytes())["shops"] if r["day"] == first_day}

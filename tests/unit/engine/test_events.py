@@ -5,12 +5,13 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from stream_guard._events import route
 
 from stream_guard import _events
+from stream_guard._events import route
 from stream_guard.engine.events import (
     _MAX_TS,
     _MIN_TS,
+    DEFAULT_LIMITS,
     KINDS,
     REJECT_REASONS,
     Limits,
@@ -26,7 +27,7 @@ GOOD = {"event_id": "e1", "platform": "jd", "shop_id": "s1", "conversation_id": 
         "sender": "agent", "agent_id": "a1", "text": "您好", "ts": NOW - 1000, "meta": {"free_shipping": True}}
 
 
-def run(raw: bytes, limits: Limits = Limits()):
+def run(raw: bytes, limits: Limits = DEFAULT_LIMITS):
     return decode(raw, limits, NOW, frozenset(PLATFORMS))
 
 
@@ -115,7 +116,8 @@ def test_no_bytes_raise(raw):
 
 @given(st.dictionaries(st.sampled_from(sorted(GOOD) + ["kind"]),
                        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5),
-                                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers())),
+                                 st.lists(st.integers(), max_size=2),
+                                 st.dictionaries(st.text(max_size=2), st.integers())),
                        max_size=12))
 def test_no_object_raises(partial):
     got = run(json.dumps({**GOOD, **partial}).encode())
@@ -139,14 +141,16 @@ def test_the_fast_path_agrees_with_the_field_by_field_checks(partial, drop_all):
 # at the text limit, non-str keys' look-alikes
 FIELD_VALUES = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
-    st.sampled_from(["", "jd", "amazon", "agent", "buyer", "bot", "system", "message", "handoff", "x", "好" * 4, "a" * 17]),
+    st.sampled_from(["", "jd", "amazon", "agent", "buyer", "bot", "system", "message", "handoff", "x", "好" * 4,
+                     "a" * 17]),
     st.sampled_from([_MIN_TS - 1, _MIN_TS, NOW, NOW + 24 * 3600 * 1000, NOW + 24 * 3600 * 1000 + 1, _MAX_TS + 1]),
     st.text(max_size=3), st.lists(st.integers(0, 9), max_size=1),
     st.dictionaries(st.text(max_size=2), st.integers(0, 9), max_size=1))
 FIELDS = st.sampled_from(sorted(GOOD) + ["kind"])
 RECORDS = st.one_of(
     # a good event with one or two fields changed: each boundary on its own
-    st.builds(lambda partial: json.dumps({**GOOD, **partial}).encode(), st.dictionaries(FIELDS, FIELD_VALUES, max_size=2)),
+    st.builds(lambda partial: json.dumps({**GOOD, **partial}).encode(),
+              st.dictionaries(FIELDS, FIELD_VALUES, max_size=2)),
     st.builds(lambda partial, drop_all: json.dumps({**({} if drop_all else GOOD), **partial}).encode(),
               st.dictionaries(FIELDS, FIELD_VALUES, max_size=12), st.booleans()),
     st.binary(max_size=40), st.sampled_from([b"[1]", b"null", b'{"a": 1', b'{"text": "\xff"}', b" " * 70]))
@@ -178,8 +182,8 @@ def json_records(draw) -> bytes:
     fields = draw(st.permutations(fields))
     ascii_only = draw(st.booleans())
     space = draw(SPACING)
-    members = [json.dumps(k, ensure_ascii=ascii_only) + space + ":" + draw(SPACING) + json.dumps(v, ensure_ascii=ascii_only)
-               for k, v in fields]
+    members = [json.dumps(k, ensure_ascii=ascii_only) + space + ":" + draw(SPACING)
+               + json.dumps(v, ensure_ascii=ascii_only) for k, v in fields]
     raw = (draw(SPACING) + "{" + space + ("," + space).join(members) + space + "}" + draw(SPACING)).encode()
     damage = draw(st.sampled_from(["none", "none", "cut", "byte"]))
     if damage == "cut":

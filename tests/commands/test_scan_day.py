@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stream_guard.gen.day import GenConfig, generate
+from stream_guard.gen import GenConfig, generate
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DAY = ROOT / "examples" / "day.jsonl.gz"
 LABELS = json.loads((ROOT / "examples" / "day.labels.json").read_text(encoding="utf-8"))
 # what `make examples` runs (Makefile EXAMPLE_GEN)
@@ -24,7 +24,10 @@ def scanned(tmp_path_factory):
          "--rejects", str(out / "rejects.jsonl"), "--report", str(out / "report.json"), "--quiet"],
         capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
-    read = lambda name: [json.loads(line) for line in (out / name).read_text(encoding="utf-8").splitlines()]
+
+    def read(name):
+        return [json.loads(line) for line in (out / name).read_text(encoding="utf-8").splitlines()]
+
     return read("violations.jsonl"), read("rejects.jsonl"), json.loads((out / "report.json").read_text())
 
 

@@ -1,6 +1,6 @@
 """BatchConsumer's fetch loop without a broker: which fetched records it hands on, and in which
 generation, when a rebalance lands while a fetch is in flight. (The real broker tests in
-tests/test_worker.py hit these races only now and then.)"""
+tests/integration/test_worker.py hit these races only now and then.)"""
 from __future__ import annotations
 
 import asyncio

@@ -9,7 +9,6 @@ import asyncio
 import uuid
 
 import pytest
-from kafka_broker import kafka_broker, kafka_local  # noqa: F401  (fixture; also via pytest_plugins)
 
 try:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition

@@ -67,7 +67,11 @@ source = "TM-SHIP"
 penalty = {{ points = 4, action = "review" }}
 any = ["不包邮"]
 when = {{ free_shipping = true }}
-examples.hit = [{{ text = "不包邮", meta = {{ free_shipping = true }} }}, {{ text = "这款不包 邮", meta = {{ free_shipping = true }} }}, {{ text = "偏远不包邮", meta = {{ free_shipping = true }} }}]
+examples.hit = [
+    {{ text = "不包邮", meta = {{ free_shipping = true }} }},
+    {{ text = "这款不包 邮", meta = {{ free_shipping = true }} }},
+    {{ text = "偏远不包邮", meta = {{ free_shipping = true }} }},
+]
 examples.clean = [{{ text = "不包邮", meta = {{ free_shipping = false }} }}, "不包邮", "包邮的"]
 
 [[rules]]

@@ -9,8 +9,8 @@ from collections import defaultdict
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from stream_guard.gen.day import GenConfig, generate
-from stream_guard.worker.kafka_io import shop_key
+from stream_guard.gen import GenConfig, generate
+from stream_guard.kafka.io import shop_key
 
 pytestmark = pytest.mark.kafka
 

@@ -1,4 +1,4 @@
-"""deploy/grafana: the dashboard has what issue 8 asks for, and provisioning finds it and Prometheus."""
+"""deploy/grafana: the dashboard has its panels and variables, and provisioning finds it and Prometheus."""
 import re
 from urllib.parse import urlsplit
 

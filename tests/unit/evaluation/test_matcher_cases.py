@@ -1,5 +1,5 @@
-"""Table-driven cases: the issue's list (drawn from public test suites of comparable libraries),
-the evasions of PLATFORM_RULES.md, and the edges of each folding rule."""
+"""Table-driven cases: the cases of public test suites of comparable libraries,
+the evasions of docs/platform-rules.md, and the edges of each folding rule."""
 import pytest
 
 from stream_guard.evaluation.matcher import Matcher

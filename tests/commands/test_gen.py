@@ -1,5 +1,6 @@
-"""`stream-guard gen`: determinism, labels that are ground truth, reply figures that agree with the
-reply tracker, bad lines with the right reasons, and a day that looks like one."""
+"""`stream-guard gen` and `stream_guard.gen` as a whole: determinism, the files and the command,
+labels that are ground truth, reply figures that agree with the reply tracker, bad lines at their
+rate, and a day that looks like one. The parts have their own tests: test_gen_<module>.py."""
 import gzip
 import json
 import statistics
@@ -11,29 +12,16 @@ import pytest
 
 from stream_guard.cli import main as cli
 from stream_guard.engine.events import Limits, decode
-from stream_guard.evaluation.matcher import Matcher
 from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
 from stream_guard.evaluation.registry import compile_rulesets
-from stream_guard.gen.day import (
-    AGENT_PHRASES,
-    BAD_REASONS,
-    BOT_PHRASES,
-    BOT_TRANSFER,
-    BUYER_PHRASES,
-    MAX_JITTER_MS,
-    S2T,
-    GenConfig,
-    generate,
-    write,
-)
+from stream_guard.gen import GenConfig, generate, write
+from stream_guard.gen.bad_records import BAD_REASONS
+from stream_guard.gen.config import MAX_JITTER_MS
 from stream_guard.tracking.replies import ReplyTracker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES = compile_rulesets(default_rules_dir())
 PROFILES = {p: load_pack(default_rules_dir(), p).reply for p in PLATFORMS}
-REQUIRED = ("event_id", "platform", "shop_id", "conversation_id", "buyer_id", "sender")
-METAS = [None, {"free_shipping": True, "cod_enabled": True, "credit_card_enabled": True},
-         {"free_shipping": False, "cod_enabled": True, "credit_card_enabled": True}]
 
 
 def run(config: GenConfig):
@@ -81,6 +69,13 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     assert (tmp_path / "a.jsonl.labels.json").read_bytes() == (tmp_path / "b.jsonl.gz.labels.json").read_bytes()
 
 
+def test_standard_output_gets_the_same_lines(capsysbinary):
+    config = GenConfig(seed=5, events=3000)
+    first, labels = run(config)
+    assert write(config, "-", None) == labels
+    assert capsysbinary.readouterr().out == b"".join(line + b"\n" for line in first)
+
+
 def test_event_ids_are_unique(day):
     ids = [e["event_id"] for e in day.events]
     assert len(ids) == len(set(ids)) == day.labels["counts"]["events"]
@@ -102,26 +97,6 @@ def test_cli_writes_events_and_labels(tmp_path, capsys):
 
 
 # ---- labels are the ground truth --------------------------------------------------------------
-
-def test_the_phrase_banks_are_clean_on_every_platform():
-    for platform in PLATFORMS:
-        rs = RULES.for_platform(platform)
-        for text in [t for bank in AGENT_PHRASES.values() for t in bank]:
-            for meta in METAS:
-                assert rs.judge(text, "agent", meta) == [], (platform, text, meta)
-        for text in BOT_PHRASES + BOT_TRANSFER:
-            for meta in METAS:
-                assert rs.judge(text, "bot", meta) == [], (platform, text, meta)
-        for text in [t for bank in BUYER_PHRASES.values() for t in bank]:
-            assert rs.judge(text, "buyer", METAS[1]) == [], (platform, text)
-    assert generate(GenConfig(events=10)).clean_rejected == set()
-    assert len({t for bank in AGENT_PHRASES.values() for t in bank}) >= 100
-
-
-def test_the_traditional_table_folds_back():
-    normalize = Matcher([], fold_numbers=False).normalize
-    assert all(normalize(t) == s and t != s for s, t in S2T.items())
-
 
 def test_every_category_of_every_platform_appears_at_the_default_rate():
     gen = generate(GenConfig(seed=2, events=10_000))
@@ -167,28 +142,6 @@ def test_reply_figures_equal_the_trackers(day, platform):
     assert got and got == want
 
 
-def test_tracker_a_douyin_buyer_who_comes_back_starts_with_the_bot_again():
-    def ts(clock):
-        return int(datetime.fromisoformat(f"2026-11-23 {clock}").replace(tzinfo=SHANGHAI).timestamp() * 1000)
-
-    def figures(spec):
-        tracker = ReplyTracker(PROFILES)
-        for i, (clock, sender, kind) in enumerate(spec):
-            tracker.observe({"event_id": f"e{i}", "platform": "douyin", "shop_id": "s", "buyer_id": "b",
-                             "sender": sender, "kind": kind, "text": "", "ts": ts(clock)})
-        tracker.finish()
-        return [(r["consults"], r["valid"]) for r in tracker.shop_days()]
-
-    served = [("10:00:00", "buyer", "message"), ("10:00:02", "bot", "message"),
-              ("10:00:20", "system", "handoff"), ("10:00:40", "agent", "message")]
-    # an hour later the bot answers alone: a bot-only session, not counted
-    bot_only = figures(served + [("11:00:00", "buyer", "message"), ("11:00:02", "bot", "message")])
-    # an hour later the buyer is handed off again at 11:04 and answered 30 s later: valid
-    again = figures(served + [("11:00:00", "buyer", "message"), ("11:00:02", "bot", "message"),
-                              ("11:04:00", "system", "handoff"), ("11:04:30", "agent", "message")])
-    assert (bot_only, again) == ([(1, 1)], [(2, 2)])
-
-
 def test_penalty_risk_at_the_default_size(day):
     pdd = [r for r in day.labels["shops"] if r["platform"] == "pinduoduo"]
     assert any(r["penalty_risk"] for r in pdd)
@@ -196,56 +149,16 @@ def test_penalty_risk_at_the_default_size(day):
     assert all(r["consults"] > 100 and r["rate"] < 0.5 for r in pdd if r["penalty_risk"])
 
 
-# ---- bad records ------------------------------------------------------------------------------
+# ---- bad records (each one's reason: test_gen_bad_records.py) --------------------------------
 
-def no_constants(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def reason_of(raw: bytes) -> str | None:
-    """Why a line is not a usable event, worked out here with json and utf-8."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "invalid_utf8"
-    try:
-        record = json.loads(text, parse_constant=no_constants)  # NaN is not JSON
-    except ValueError:
-        return "invalid_json"
-    if not isinstance(record, dict):
-        return "not_an_object"
-    for name in REQUIRED + ("ts",):
-        if record.get(name) in (None, ""):
-            return "missing_field"
-    if any(not isinstance(record[name], str) for name in REQUIRED) or type(record["ts"]) is not int \
-            or not isinstance(record.get("meta", {}), dict):
-        return "wrong_type"
-    if record["platform"] not in PLATFORMS:
-        return "unknown_platform"
-    if "text" not in record:
-        return "missing_field"
-    if not isinstance(record["text"], str):
-        return "wrong_type"
-    if len(record["text"].encode("utf-8")) > 16 * 1024:
-        return "text_too_long"
-    return None
-
-
-def test_bad_lines_have_their_reason(day):
-    assert day.labels["rejects"] == sorted(day.labels["rejects"], key=lambda r: r["line"])
+def test_bad_lines_at_the_default_rate_of_every_reason(day):
     assert set(day.bad.values()) == set(BAD_REASONS)
     assert 0.001 < len(day.bad) / len(day.lines) < 0.003  # the default rate, 0.2%
+    assert all(b"\n" not in raw for raw in day.lines)
     now = day.events[-1]["ts"] + 86_400_000
-    for n, raw in enumerate(day.lines, 1):
-        assert b"\n" not in raw
-        assert reason_of(raw) == day.bad.get(n), (n, raw[:200])
-        decoded = decode(raw, Limits(), now, frozenset(PLATFORMS))  # the scan decoder agrees
-        assert (decoded.reason if not isinstance(decoded, dict) else None) == day.bad.get(n)
-
-
-def test_no_bad_lines_at_rate_zero():
-    lines, labels = run(GenConfig(events=2000, bad_rate=0))
-    assert labels["rejects"] == [] and all(reason_of(line) is None for line in lines)
+    for n, raw in enumerate(day.lines, 1):  # the scan decoder agrees with the labels
+        decoded = decode(raw, Limits(), now, frozenset(PLATFORMS))
+        assert (decoded.reason if not isinstance(decoded, dict) else None) == day.bad.get(n), (n, raw[:200])
 
 
 # ---- the shape of the day ---------------------------------------------------------------------

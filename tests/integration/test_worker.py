@@ -76,7 +76,8 @@ def test_kill_9_at_several_points_loses_nothing(kafka_broker, day, tmp_path):
         worker = start_worker(kafka_broker.bootstrap, topics, tmp_path, *slow)
         # consumed counts this process only: replays after a crash start it from the committed offset
         target = fraction * len(lines) - done * 0.9
-        wait_for(lambda: worker.consumed() >= max(target, 1), 120, f"{fraction:.0%} of the day", worker, every=0.01)
+        wait_for(lambda worker=worker, target=target: worker.consumed() >= max(target, 1), 120,
+                 f"{fraction:.0%} of the day", worker, every=0.01)
         worker.kill()
         assert committed_lag(kafka_broker.bootstrap, topics.input, topics.group) > 0, "killed after the end"
         done = fraction * len(lines)
@@ -92,7 +93,10 @@ def test_two_workers_share_partitions_and_one_takes_over(kafka_broker, day, tmp_
     slow = ("--batch-size", "500", "--commit-interval", "0.3")
     first = start_worker(kafka_broker.bootstrap, topics, tmp_path, *slow)
     second = start_worker(kafka_broker.bootstrap, topics, tmp_path, *slow)
-    owned = lambda w: w.metrics().get("stream_guard_assigned_partitions", 0)
+
+    def owned(w):
+        return w.metrics().get("stream_guard_assigned_partitions", 0)
+
     wait_for(lambda: owned(first) >= 1 and owned(second) >= 1 and owned(first) + owned(second) == 4, 90,
              "both workers own partitions", first, second)
     produce(kafka_broker.bootstrap, topics.input, lines[:half])
@@ -126,8 +130,13 @@ def test_rules_reload_on_sighup_and_on_file_change(kafka_broker, tmp_path):
     worker = start_worker(kafka_broker.bootstrap, topics, tmp_path, "--rules-dir", str(rules),
                           "--reload-poll", "0.5")
     wait_for(lambda: worker.consumed() >= len(lines), 120, "the first records", worker)
-    versions = lambda: {k for k in worker.metrics() if k.startswith("stream_guard_rule_pack_info{")}
-    reloads = lambda result: worker.metrics().get(f'stream_guard_rule_reloads_total{{result="{result}"}}', 0)
+
+    def versions():
+        return {k for k in worker.metrics() if k.startswith("stream_guard_rule_pack_info{")}
+
+    def reloads(result):
+        return worker.metrics().get(f'stream_guard_rule_reloads_total{{result="{result}"}}', 0)
+
     before = versions()
 
     pack = rules / "taobao.toml"

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shared_data import corpus_lines
-from stream_guard._events import SOURCE_FIELDS
 
 import stream_guard.evaluation
+from stream_guard.engine.events import SOURCE_FIELDS
 from stream_guard.evaluation import detectors, ruleset, violations
 from stream_guard.evaluation.packs import PLATFORMS, SENDERS, default_rules_dir, load_pack
 
@@ -81,7 +81,7 @@ def _agree(platform: str, messages: list[tuple[str, str, dict | None]]) -> None:
     compiled, interpreted = COMPILED_RULESETS[platform], INTERPRETED_RULESETS[platform]
     batch_compiled = compiled.judge_batch(messages)
     batch_interpreted = interpreted.judge_batch(messages)
-    for (text, sender, meta), got, want in zip(messages, batch_compiled, batch_interpreted):
+    for (text, sender, meta), got, want in zip(messages, batch_compiled, batch_interpreted, strict=True):
         assert _findings(got) == _findings(want), (platform, text, sender, meta)
         hits_c, decisions_c = compiled.explain(text, sender, meta)
         hits_i, decisions_i = interpreted.explain(text, sender, meta)
@@ -91,7 +91,8 @@ def _agree(platform: str, messages: list[tuple[str, str, dict | None]]) -> None:
         # the fields EventBatch.violation_source gives: build_violations must read no other
         event = dict(zip(SOURCE_FIELDS, ("e1", platform, "s1", "c1", "a1" if sender == "agent" else None, text,
                                          1_763_827_200_000), strict=True))
-        assert violations.build_violations(event, got, "v1") == INTERPRETED_VIOLATIONS.build_violations(event, want, "v1")
+        assert violations.build_violations(event, got, "v1") == \
+            INTERPRETED_VIOLATIONS.build_violations(event, want, "v1")
 
 
 EXAMPLES = sorted({(e.text, e.role, e.meta) for pack in PACKS.values() for rule in pack.rules

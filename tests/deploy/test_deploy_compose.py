@@ -33,7 +33,7 @@ def worker_env() -> dict[str, str]:
 
 def setting(env: dict, name: str) -> str:
     (s,) = [s for s in SETTINGS if s.name == name]
-    return str(env.get(s.env, s.default))
+    return str(env.get(s.env, s.default_for("worker")))
 
 
 def test_two_workers_in_one_consumer_group_built_from_the_dockerfile():

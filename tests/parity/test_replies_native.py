@@ -14,8 +14,8 @@ import pytest
 import reply_oracle
 from hypothesis import given
 from hypothesis import strategies as st
-from stream_guard._replies import EVENT_TS_MAX, EVENT_TS_MIN
 
+from stream_guard._replies import EVENT_TS_MAX, EVENT_TS_MIN
 from stream_guard.engine import events
 from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_pack
 from stream_guard.tracking.replies import Outcome, ReplyTracker
