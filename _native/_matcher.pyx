@@ -540,6 +540,128 @@ cdef uint32_t hash_slot(uint64_t key, uint64_t mask) noexcept nogil:
     return <uint32_t>(key & mask)
 
 
+# ---- which messages can fire a rule at all ------------------------------------------------------
+
+cdef enum:
+    ALONE = -1  # a code: the pattern's hit fires (or wakes) a rule by itself
+    MAX_GROUPS = 64  # groups of one clause: the bits of a mask
+
+
+cdef class Conjunctions:
+    """Whether a message's hits can fire a rule: a hit of a pattern that fires alone (an `any`
+    phrase, a context word a detector waits for), or hits in every group of one clause (the groups
+    of a `near`). Rule evaluation asks this of every message first, in one call for the batch,
+    and judges only those it says yes to: a common word that matters only beside others (a near
+    group, a guard) then costs the message no Python step.
+
+    `entries[pattern id]` lists what a hit of that pattern counts for: `-1` (it fires alone) or a
+    pair (clause, group); `groups[clause]` is the clause's number of groups (at most 64)."""
+    cdef Py_ssize_t n_patterns, n_clauses
+    cdef Py_ssize_t* offsets  # entries of pattern p: codes[offsets[p]:offsets[p + 1]]
+    cdef Py_ssize_t* codes  # ALONE, or clause * MAX_GROUPS + group
+    cdef uint64_t* full  # the mask of a clause whose every group hit
+
+    def __cinit__(self, entries, groups):
+        cdef Py_ssize_t p, k, total = 0, clause, group
+        entries = [tuple(e) for e in entries]
+        groups = list(groups)
+        self.n_patterns, self.n_clauses = len(entries), len(groups)
+        for count in groups:
+            if not 1 <= count <= MAX_GROUPS:
+                raise ValueError(f"a clause has 1 to {MAX_GROUPS} groups, not {count}")
+        for e in entries:
+            total += len(e)
+        self.offsets = <Py_ssize_t*>malloc((self.n_patterns + 1) * sizeof(Py_ssize_t))
+        self.codes = <Py_ssize_t*>malloc(max(total, 1) * sizeof(Py_ssize_t))
+        self.full = <uint64_t*>malloc(max(self.n_clauses, 1) * sizeof(uint64_t))
+        if self.offsets == NULL or self.codes == NULL or self.full == NULL:
+            raise MemoryError()
+        for clause in range(self.n_clauses):
+            self.full[clause] = (<uint64_t>-1) if groups[clause] == MAX_GROUPS else ((<uint64_t>1 << groups[clause]) - 1)
+        k = 0
+        for p in range(self.n_patterns):
+            self.offsets[p] = k
+            for entry in entries[p]:
+                if entry == -1:
+                    self.codes[k] = ALONE
+                else:
+                    clause, group = entry
+                    if not (0 <= clause < self.n_clauses and 0 <= group < groups[clause]):
+                        raise ValueError(f"pattern {p}: no group {group} in clause {clause}")
+                    self.codes[k] = clause * MAX_GROUPS + group
+                k += 1
+        self.offsets[self.n_patterns] = k
+
+    def __dealloc__(self):
+        free(self.offsets)
+        free(self.codes)
+        free(self.full)
+
+    cdef int _fires(self, const Hit* hits, Py_ssize_t count, uint64_t* seen, Py_ssize_t* touched) noexcept nogil:
+        """1 when the hits can fire a rule, else 0; a pattern id it does not know counts for
+        nothing (the Matcher that finds them is built from the same phrases)."""
+        cdef Py_ssize_t n_touched = 0, i, h, k, code, clause, pid
+        cdef int found = 0
+        for h in range(count):
+            pid = hits[h].pid
+            if pid >= self.n_patterns:
+                continue
+            for k in range(self.offsets[pid], self.offsets[pid + 1]):
+                code = self.codes[k]
+                if code == ALONE:
+                    found = 1
+                    break
+                clause = code // MAX_GROUPS
+                if seen[clause] == 0:
+                    touched[n_touched] = clause
+                    n_touched += 1
+                seen[clause] |= <uint64_t>1 << (code % MAX_GROUPS)
+                if seen[clause] == self.full[clause]:
+                    found = 1
+                    break
+            if found:
+                break
+        for i in range(n_touched):  # the scratch is clean for the next message
+            seen[touched[i]] = 0
+        return found
+
+    cdef int _scratch(self, uint64_t** seen, Py_ssize_t** touched) except -1:
+        seen[0] = <uint64_t*>calloc(max(self.n_clauses, 1), sizeof(uint64_t))
+        touched[0] = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
+        if seen[0] == NULL or touched[0] == NULL:
+            free(seen[0])
+            free(touched[0])
+            raise MemoryError()
+        return 0
+
+    def fires(self, hits):
+        """Whether these hits (`(pattern id, start, end)`, as `Matcher.find` gives) can fire a rule."""
+        return self.fires_batch([hits])[0]
+
+    def fires_batch(self, all_hits):
+        """`fires` for each message's hits, in one call."""
+        cdef uint64_t* seen
+        cdef Py_ssize_t* touched
+        cdef HitBuffer buf
+        cdef Py_ssize_t i
+        buf.hits, buf.count, buf.capacity = NULL, 0, 0
+        self._scratch(&seen, &touched)
+        out = []
+        try:
+            for hits in all_hits:
+                buf.count = 0
+                for hit in hits:
+                    pid, start, end = hit
+                    if pid < 0 or push_hit(&buf, pid, start, end) < 0:
+                        raise ValueError(f"not a hit: {hit!r}") if pid < 0 else MemoryError()
+                out.append(self._fires(buf.hits, buf.count, seen, touched) == 1)
+            return out
+        finally:
+            free(seen)
+            free(touched)
+            free(buf.hits)
+
+
 cdef class Matcher:
     """A compiled, immutable set of patterns.
 
@@ -860,13 +982,15 @@ cdef class Matcher:
 
     # ---- scanning ----------------------------------------------------------------------
 
-    cdef tuple _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
-                        HitBuffer* hits):
+    cdef object _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
+                          HitBuffer* hits, Conjunctions gate, uint64_t* seen, Py_ssize_t* touched):
         hits.count = 0
         if scan_str(&self.a, text, ring, mask, hits, NULL) < 0:
             raise MemoryError()
         if hits.count == 0:
             return ()  # the shared empty tuple: most messages allocate nothing
+        if gate is not None and not gate._fires(hits.hits, hits.count, seen, touched):
+            return None  # hits that cannot fire a rule: none of them become objects
         order_hits(hits, longest)
         return hits_as_tuple(hits)
 
@@ -876,12 +1000,15 @@ cdef class Matcher:
         longest=True: leftmost-longest, non-overlapping."""
         return self.find_batch((text,), longest)[0]
 
-    def find_batch(self, texts, bint longest=False):
+    def find_batch(self, texts, bint longest=False, Conjunctions gate=None):
         """find() for each text of a sequence, paying the call overhead once: a list with one
-        tuple of hits per text."""
+        tuple of hits per text. With a `gate` (Conjunctions over this matcher's pattern ids), a
+        text whose hits cannot fire a rule gets None instead of its hits."""
         cdef Py_ssize_t rsize = ring_size(&self.a)
         cdef KeyElement* ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
         cdef HitBuffer hits
+        cdef uint64_t* seen = NULL
+        cdef Py_ssize_t* touched = NULL
         hits.hits = NULL
         hits.count = 0
         hits.capacity = 0
@@ -889,13 +1016,17 @@ cdef class Matcher:
             raise MemoryError()
         results = []
         try:
+            if gate is not None:
+                gate._scratch(&seen, &touched)
             for text in texts:
                 if not isinstance(text, str):
                     raise TypeError(f"texts must be str, not {type(text).__name__}")
-                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits))
+                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits, gate, seen, touched))
         finally:
             free(ring)
             free(hits.hits)
+            free(seen)
+            free(touched)
         return results
 
     def normalize(self, str text not None):

@@ -51,8 +51,8 @@ TABLES = pytest.StashKey[list]()
 BENCH_JSON = ROOT / "build" / "bench" / "results.json"
 PERF_TABLES = ROOT / "scripts" / "perf_tables.py"
 # the modules whose `benchmark_tables(results)` give the figures, in the order they are shown
-TABLE_MODULES = ("test_matcher_throughput", "test_build", "test_rules_throughput", "test_scan_throughput",
-                 "test_replies_throughput", "test_worker_throughput")
+TABLE_MODULES = ("test_matcher_throughput", "test_build", "test_rules_throughput", "test_rules_adversarial",
+                 "test_scan_throughput", "test_replies_throughput", "test_worker_throughput")
 
 
 # ---- data -----------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ The benchmarks (`benchmarks/`, one table each below):
   of a fresh process that builds one engine.
 - **Rule evaluation per message**: each platform's rule pack on every message, beside its bare
   matcher.
+- **Rule evaluation on adversarial messages**: messages up to the 16 KiB limit as dense in hits as
+  text can be, one family per construct of the packs, against ordinary agent text, per character.
 - **The core on chat events**: decoding, rules and reply tracking together in events per second,
   as `scan` runs them, with each stage timed apart, and the `scan` command end to end.
 - **Reply tracking**: the native reply tracker against its pure-Python oracle, its queries and

@@ -1,7 +1,7 @@
 """Type stubs for the native matcher (`_native/_matcher.pyx`); Python code reaches it through
 `stream_guard.evaluation.matcher`."""
-from collections.abc import Callable, Iterable
-from typing import Final, TypedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, TypedDict, overload
 
 from typing_extensions import disjoint_base
 
@@ -60,8 +60,13 @@ class Matcher:
     def state_count(self) -> int: ...
     def find(self, text: str, longest: bool = False) -> tuple[_Hit, ...]:
         """Hits by (start, end, pattern id); longest=True: leftmost-longest, non-overlapping."""
-    def find_batch(self, texts: Iterable[str], longest: bool = False) -> list[tuple[_Hit, ...]]:
+    @overload
+    def find_batch(self, texts: Iterable[str], longest: bool = False, gate: None = None) -> list[tuple[_Hit, ...]]:
         """find() of each text."""
+    @overload
+    def find_batch(self, texts: Iterable[str], longest: bool = False, *,
+                   gate: Conjunctions) -> list[tuple[_Hit, ...] | None]:
+        """find() of each text; None for a text whose hits cannot fire a rule by the gate."""
     def normalize(self, text: str) -> str:
         """The folded key stream this matcher searches."""
     def __reduce__(self) -> tuple[Callable[[tuple[str, ...], _Options], Matcher], tuple[tuple[str, ...], _Options]]: ...
@@ -72,6 +77,15 @@ class CharMap:
 
     def __new__(cls, table: dict[int, str]) -> CharMap: ...
     def translate(self, text: str) -> str: ...
+
+@disjoint_base
+class Conjunctions:
+    """Whether a message's hits can fire a rule: a hit of a pattern that fires alone, or hits in
+    every group of one clause."""
+
+    def __new__(cls, entries: Sequence[Sequence[int | tuple[int, int]]], groups: Sequence[int]) -> Conjunctions: ...
+    def fires(self, hits: Sequence[tuple[int, int, int]]) -> bool: ...
+    def fires_batch(self, all_hits: Iterable[Sequence[tuple[int, int, int]]]) -> list[bool]: ...
 
 @disjoint_base
 class DigitRuns:

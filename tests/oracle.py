@@ -127,3 +127,69 @@ def find(patterns, text, *, fold_numbers=False, fold_repeats=True, whole_words=T
             chosen.append(hit)
             reach = hit[2]
     return tuple(chosen)
+
+
+# ---- rule constructs: the definitions the rule evaluation's bisections must agree with ---------
+
+CLAUSE_MARKS = set("，,。｡！!？?；;\n\r")
+
+
+def together(text: str, left: int, right: int) -> bool:
+    """No clause mark at any offset in [left, right)."""
+    return not any(text[i] in CLAUSE_MARKS for i in range(left, min(right, len(text))))
+
+
+def nearest_left(hits, at):
+    """Of the hits ending at or before `at`, the one starting last (the later end on a tie)."""
+    fits = [h for h in hits if h[1] <= at]
+    return max(fits, key=lambda h: (h[0], h[1])) if fits else None
+
+
+def nearest_right(hits, at):
+    """Of the hits starting at or after `at`, the one ending first (the earlier start on a tie)."""
+    fits = [h for h in hits if h[0] >= at]
+    return min(fits, key=lambda h: (h[1], h[0])) if fits else None
+
+
+def near_match(text, groups, within, ordered, in_clause):
+    """For each hit of the first group, grow the match by the nearest hit of each other group
+    outside it (to the right only when ordered; the left one on a tie); a match is kept when it
+    spans at most `within` characters and, when in_clause, no clause mark lies between its parts."""
+    found = []
+    for anchor in groups[0]:
+        start, end = anchor
+        chosen = [anchor]
+        for other in groups[1:]:
+            right = nearest_right(other, end)
+            left = None if ordered else nearest_left(other, start)
+            if left is not None and (right is None or end - left[0] <= right[1] - start):
+                best = left
+            else:
+                best = right
+            if best is None:
+                break
+            chosen.append(best)
+            start, end = min(start, best[0]), max(end, best[1])
+            if end - start > within:
+                break
+        else:
+            parts = sorted(chosen)
+            if not in_clause or all(together(text, a[1], b[0]) for a, b in zip(parts, parts[1:], strict=False)):
+                found.append((start, end))
+    return found
+
+
+def covered(span, allowed) -> bool:
+    return any(a[0] <= span[0] and span[1] <= a[1] for a in allowed)
+
+
+def guarded_before(text, span, hits, within) -> bool:
+    """A guard hit starting before the span ends at most `within` before it (or inside it), with
+    no clause mark between."""
+    return any(h[0] < span[0] and h[1] >= span[0] - within and (h[1] >= span[0] or together(text, h[1], span[0]))
+               for h in hits)
+
+
+def guarded_after(text, span, hits, within) -> bool:
+    return any(h[1] > span[1] and h[0] <= span[1] + within and (h[0] <= span[1] or together(text, span[1], h[0]))
+               for h in hits)

@@ -1,10 +1,11 @@
-"""`stream-guard rules check|test|explain`."""
+"""`stream-guard rules check|test|explain|eval` (`eval` is `stream_guard.cli.rules_eval`)."""
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
 
+from stream_guard.cli import rules_eval
 from stream_guard.evaluation.packs import PLATFORMS, Example, default_rules_dir, load_all
 from stream_guard.evaluation.ruleset import Ruleset
 
@@ -122,7 +123,7 @@ def cmd_explain(args) -> int:
 
 
 def add_parser(sub) -> None:
-    rules = sub.add_parser("rules", help="validate, test and explain rule packs")
+    rules = sub.add_parser("rules", help="validate, test, explain and evaluate rule packs")
     rsub = rules.add_subparsers(dest="rules_command", required=True)
     for name, func, helptext in (("check", cmd_check, "validate packs; non-zero exit on problems"),
                                  ("test", cmd_test, "run every example, print a pass/fail table")):
@@ -136,3 +137,4 @@ def add_parser(sub) -> None:
     explain.add_argument("--meta", action="append", default=[], help="event meta as key=value (JSON values)")
     explain.add_argument("text")
     explain.set_defaults(run=cmd_explain)
+    rules_eval.add_parser(rsub)

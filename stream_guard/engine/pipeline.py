@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stream_guard.engine.events import DEFAULT_LIMITS, EventBatch, Limits, Reject, decode_batch, route
 from stream_guard.evaluation.registry import Registry
-from stream_guard.evaluation.violations import build_violations
+from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations
 from stream_guard.observe.metrics import Metrics
 from stream_guard.tracking.replies import Outcome, ReplyTracker
 
@@ -77,7 +77,7 @@ class Engine:
         self._wall_clock_ms = wall_clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._shop_figures_at = 0.0
         if metrics is not None:
-            metrics.set_pack_versions(self.pack_versions())
+            metrics.set_pack_versions(self.pack_versions(), CONTRACT_VERSION)
 
     def pack_versions(self) -> dict[str, str]:
         rulesets = self.rules.current.rulesets
@@ -87,7 +87,7 @@ class Engine:
         """Recompile the packs aside and swap them in between batches; the problems (none: done)."""
         problems = self.rules.reload()
         if not problems and self.metrics is not None:
-            self.metrics.set_pack_versions(self.pack_versions())
+            self.metrics.set_pack_versions(self.pack_versions(), CONTRACT_VERSION)
         return problems
 
     def process_batch(self, records: Sequence[bytes], replayed: int = 0) -> BatchResult:

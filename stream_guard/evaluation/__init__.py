@@ -2,8 +2,9 @@
 judged into findings and violation records.
 
 Owns: `matcher` (the facade over the native matcher, `stream_guard._matcher`), `packs` (reading
-and validating `rules/*.toml`, the bundled packs' location), `detectors` (numbers, ids, links,
-fillers), `ruleset` (a platform's pack compiled and judged), `violations` (the violation
-records), `registry` (the rulesets in force, reloadable).
+and validating `rules/*.toml`: lexicons, rules, overrides, the bundled packs' location), `folds`
+(the pinyin and homophone fold profiles and the word list, from the shipped tables in `data/`),
+`detectors` (numbers, ids, links, fillers), `ruleset` (a platform's pack compiled and judged),
+`violations` (the violation records), `registry` (the rulesets in force, reloadable).
 May import: `stream_guard.tracking` (reply profiles a pack declares), `stream_guard.observe`.
 """

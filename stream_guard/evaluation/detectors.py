@@ -8,6 +8,9 @@ anything here?), so the common message never gets a view at all.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Iterable
+from itertools import accumulate
 from typing import NamedTuple
 
 from stream_guard.evaluation.matcher import FLAG_AT, FLAG_NUMBER, CharMap, DigitRuns, census_flags
@@ -37,6 +40,10 @@ ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 HOST_CHARS = ALNUM | {"-"}
 EMAIL_LOCAL = ALNUM | set("._%+-")
 WECHAT_CHARS = ALNUM | {"_", "-"}
+LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+MIN_WECHAT_ID, MAX_WECHAT_ID = 6, 20  # characters
+_WECHAT_CLASSES = bytes(ord("w") if chr(b) in WECHAT_CHARS else ord(" ") for b in range(256))
+_LONG_RUN = b" " + b"w" * MIN_WECHAT_ID  # the start of a run of id characters long enough for an id
 TLDS = frozenset("""com cn net org cc top xyz vip shop io me hk tw info co biz club site online store
 app link ltd tech wang ink pub live fun icu mobi asia tv""".split())
 URL_SCHEMES = ("http://", "https://", "www.")
@@ -109,9 +116,38 @@ class TextView:
         return self._ascii
 
 
-def within_reach(span: Span, context: list[Span], within: int) -> bool:
-    """At most `within` characters between the span and some context span."""
-    return any(max(span[0] - c[1], c[0] - span[1]) <= within for c in context)
+class ContextReach:
+    """Context spans indexed once, so that asking whether a span is within reach of one of them
+    costs a bisection, not a pass over every context span: a message dense in context words and
+    numbers stays linear in its hits.
+
+    A span (s, e) is within reach of a context span (cs, ce) when cs <= e + within and
+    ce >= s - within: among the context spans starting early enough (a prefix of them sorted by
+    start), the one ending furthest decides."""
+
+    __slots__ = ("_starts", "_furthest_ends", "_within")
+
+    def __init__(self, context: Iterable[Span], within: int):
+        ordered = sorted(context)
+        self._starts = [start for start, _ in ordered]
+        self._furthest_ends = list(accumulate((end for _, end in ordered), max))
+        self._within = within
+
+    def reaches(self, span: Span) -> bool:
+        k = bisect_right(self._starts, span[1] + self._within)
+        return k > 0 and self._furthest_ends[k - 1] >= span[0] - self._within
+
+
+def in_reach(spans: Iterable[Span], context: list[Span], within: int) -> list[Span]:
+    """The spans within reach of some context span, in their order."""
+    if not context:
+        return []
+    reaches = ContextReach(context, within).reaches
+    return [span for span in spans if reaches(span)]
+
+
+MOBILE_DIGITS = 11
+GLUED_NUMERALS = 4  # Chinese numerals a run of written digits may have taken from the words around it
 
 
 def _mobile(digits: str) -> bool:
@@ -120,8 +156,34 @@ def _mobile(digits: str) -> bool:
     return len(digits) == 11 and digits[0] == "1" and digits[1] in MOBILE_SECOND_DIGIT
 
 
+def _written_digits(view: TextView, run: NumberRun) -> NumberRun:
+    """A run of written digits without the Chinese numerals glued to its ends: 一 in
+    18627351094一直 is the first character of a word, not a twelfth digit. A run written all in
+    Chinese numerals (一三八…) is left whole."""
+    text, start, end = view.text, run.start, run.end
+    if not any("0" <= c <= "9" or "０" <= c <= "９" for c in text[start:end]):
+        return run
+    while start < end and _chinese_numeral(text[start]):
+        start += 1
+    while end > start and _chinese_numeral(text[end - 1]):
+        end -= 1
+    if (start, end) == (run.start, run.end):
+        return run
+    return NumberRun(start, end, "".join(c for c in view.ascii[start:end] if c.isdigit()))
+
+
+def _chinese_numeral(ch: str) -> bool:
+    return ch == "〇" or ("\u4e00" <= ch <= "\u9fff" and ASCII_FOLD.get(ord(ch), "").isdigit())
+
+
 def mobile_phone(view: TextView) -> list[Span]:
-    return [(r.start, r.end) for r in view.number_runs if _mobile(r.digits)]
+    found = []
+    for run in view.number_runs:
+        if not _mobile(run.digits) and MOBILE_DIGITS < len(run.digits) <= MOBILE_DIGITS + GLUED_NUMERALS:
+            run = _written_digits(view, run)
+        if _mobile(run.digits):
+            found.append((run.start, run.end))
+    return found
 
 
 def luhn_valid(digits: str) -> bool:
@@ -142,53 +204,58 @@ def bank_card(view: TextView) -> list[Span]:
             and luhn_valid(r.digits)]
 
 
-def id_card_valid(number: str) -> bool:
-    if len(number) != 18 or not number[:17].isdigit():
+def id_card_shaped(number: str) -> bool:
+    """18 characters, 17 digits and a digit or X, a birth date that can be one."""
+    if len(number) != 18 or not number[:17].isdigit() or not (number[17].isdigit() or number[17] in "xX"):
         return False
     month, day = int(number[10:12]), int(number[12:14])
-    if not (1 <= month <= 12 and 1 <= day <= 31 and number[6:8] in ("18", "19", "20")):
+    return 1 <= month <= 12 and 1 <= day <= 31 and number[6:8] in ("18", "19", "20")
+
+
+def id_card_valid(number: str) -> bool:
+    if not id_card_shaped(number):
         return False
     check = sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS, strict=True)) % 11
     return ID_CHECK[check] == number[17].upper()
 
 
-def id_card(view: TextView) -> list[Span]:
-    return [(r.start, r.end) for r in view.number_runs if id_card_valid(r.digits)]
+def id_card(view: TextView, context: list[Span], within: int) -> list[Span]:
+    """ID numbers with a valid check digit anywhere; next to a context word (身份证), any number of
+    an ID's shape: a leaked number with a typo in it is still a leaked number."""
+    reaches = ContextReach(context, within).reaches if context else None
+    return [(r.start, r.end) for r in view.number_runs
+            if id_card_valid(r.digits) or (reaches is not None and id_card_shaped(r.digits)
+                                           and reaches((r.start, r.end)))]
 
 
 def qq_number(view: TextView, context: list[Span], within: int) -> list[Span]:
-    if not context:
-        return []
-    return [(r.start, r.end) for r in view.number_runs
-            if 5 <= len(r.digits) <= 11 and r.digits.isdigit() and r.digits[0] != "0"
-            and within_reach((r.start, r.end), context, within)]
+    return in_reach(((r.start, r.end) for r in view.number_runs
+                     if 5 <= len(r.digits) <= 11 and r.digits.isdigit() and r.digits[0] != "0"), context, within)
 
 
 def wechat_id(view: TextView, context: list[Span], within: int) -> list[Span]:
     """An id (a letter, then 5-19 letters, digits, _ or -) or a mobile number, within `within`
-    characters after or before a WeChat word."""
+    characters after or before a WeChat word.
+
+    An id is a whole run of id characters (letters, digits, _ and -) that starts with a letter.
+    The runs of six or more are found in C on a one-byte-per-character class string of the text,
+    so a text full of WeChat words and short tokens costs no Python step per character."""
     if not context:
         return []
-    found = [(r.start, r.end) for r in view.number_runs
-             if _mobile(r.digits) and within_reach((r.start, r.end), context, within)]
+    reaches = ContextReach(context, within).reaches
+    found = [(r.start, r.end) for r in view.number_runs if _mobile(r.digits) and reaches((r.start, r.end))]
     text = view.ascii
-    n = len(text)
-    for c_start, c_end in context:
-        lo, hi = max(0, c_start - within - 20), min(n, c_end + within + 20)
-        i = lo
-        while i < hi:
-            if text[i] in ALNUM and (i == 0 or text[i - 1] not in WECHAT_CHARS):
-                j = i
-                while j < n and text[j] in WECHAT_CHARS:
-                    j += 1
-                token = text[i:j]
-                if token[0].isalpha() and 6 <= len(token) <= 20 and \
-                        any(ch.isdigit() or ch in "_-" for ch in token) and \
-                        within_reach((i, j), [(c_start, c_end)], within):
-                    found.append((i, j))
-                i = j
-            else:
-                i += 1
+    # b"w" for an id character, b" " for anything else (non-ASCII characters encode to "?"); the
+    # leading space makes a run at the very start look like any other
+    classes = b" " + text.encode("ascii", "replace").translate(_WECHAT_CLASSES)
+    run = classes.find(_LONG_RUN)
+    while run != -1:
+        i = run  # the run's first character, in text offsets (classes has one byte more)
+        j = classes.find(b" ", run + 1)
+        j = len(text) if j == -1 else j - 1
+        if j - i <= MAX_WECHAT_ID and text[i] in LETTERS and not text[i:j].isalpha() and reaches((i, j)):
+            found.append((i, j))
+        run = classes.find(_LONG_RUN, j + 1)
     return sorted(set(found))
 
 

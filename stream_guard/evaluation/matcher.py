@@ -10,6 +10,8 @@ census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule e
 census_flags_batch(texts, min_digits, short_len, symbols="") -> [FLAG_* bits], one per text
 CharMap(table).translate(text) -> text.translate(table), for a one-to-one table, in C
 DigitRuns(separators, glue).find(ascii_view) -> ((start, end, digits), ...), the detectors' number runs
+Conjunctions(entries, groups).fires_batch(all_hits) -> [bool]: whether each message's hits can fire
+    a rule at all (a phrase that fires alone, or every group of one clause)
 
 Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python
 fallback: a silently 50x slower matcher is worse than a clear error at import.
@@ -25,6 +27,7 @@ try:
         FLAG_SYMBOL,
         UNIDATA_VERSION,
         CharMap,
+        Conjunctions,
         DigitRuns,
         Matcher,
         census,
@@ -42,6 +45,6 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 Hit = tuple[int, int, int]
 
 __all__ = [
-    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "CharMap", "DigitRuns", "Hit", "Matcher",
-    "UNIDATA_VERSION", "census", "census_flags", "census_flags_batch", "fold_codepoint_py",
+    "FLAG_AT", "FLAG_LINK", "FLAG_NUMBER", "FLAG_SHORT", "FLAG_SYMBOL", "CharMap", "Conjunctions", "DigitRuns",
+    "Hit", "Matcher", "UNIDATA_VERSION", "census", "census_flags", "census_flags_batch", "fold_codepoint_py",
 ]

@@ -6,8 +6,11 @@ collected (not raised one by one) as `file:rule: message` lines, the form `rules
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time as dt_time
 from importlib import resources
@@ -15,13 +18,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from stream_guard.evaluation import folds
 from stream_guard.evaluation.detectors import SHORT_MESSAGE
 from stream_guard.tracking.replies import SESSION_RULES, UNITS, ReplyProfile
 
 CATEGORIES = (
     "invoice_refusal", "free_shipping_breach", "out_of_stock", "payment_refusal",
     "off_platform_payment", "contact_diversion", "competitor_platform", "absolute_claim",
-    "abuse", "privacy_leak", "curt_reply", "order_closing",
+    "abuse", "privacy_leak", "curt_reply", "order_closing", "return_refusal",
 )
 SEVERITIES = ("critical", "high", "medium", "low")
 ACTIONS = ("block", "review", "log")
@@ -31,12 +35,19 @@ DEFAULT_ROLES = ("agent", "bot")
 MIN_EXAMPLES = 3
 
 PACK_KEYS = {"platform", "include", "exclude", "allow_domains", "description"}
+INCLUDED_KEYS = {"pack", "rules", "lexicons"}
 RULE_KEYS = {
     "id", "category", "severity", "source", "penalty", "roles", "description",
-    "any", "unless", "near", "when", "detector", "examples",
+    "any", "unless", "unless_before", "unless_after", "skip_questions", "near", "when", "detector",
+    "examples", "platforms", "fold", "whole_terms",
 }
 PENALTY_KEYS = {"points", "fine_cny", "action"}
-NEAR_KEYS = {"within", "groups"}
+NEAR_KEYS = {"within", "groups", "ordered", "scope"}
+SCOPES = ("clause", "message")
+GUARD_KEYS = {"phrases", "within"}
+LEXICON_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+LEXICON_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+MAX_EXPANSIONS = 4096  # phrases one templated phrase may stand for
 EXAMPLE_KEYS = {"text", "meta", "role"}
 # detector name -> the parameters it takes
 DETECTOR_PARAMS = {
@@ -46,10 +57,14 @@ DETECTOR_PARAMS = {
     "url": set(),
     "email": set(),
     "bank_card": {"context", "within"},
-    "id_card": set(),
+    "id_card": {"context", "within"},
     "short_filler": {"words", "max_chars"},
 }
 NEEDS_CONTEXT = {"qq_number", "wechat_id"}
+# detectors that run on every message with a long number, context or not: the number is the rarer
+# of the two (context words such as 打, 联系 are common), and for id_card the context widens what
+# is found (an ID-shaped number next to 身份证) instead of narrowing it
+NUMBER_FIRST = {"id_card", "mobile_phone", "bank_card", "qq_number"}
 
 
 BUNDLED_RULES = "stream_guard.bundled_rules"
@@ -75,8 +90,20 @@ class Example:
 
 @dataclass(frozen=True)
 class Near:
+    """Phrase groups that must all hit within `within` characters (first start to last end): in
+    the groups' order when `ordered`, and inside one clause unless `scope` is "message"."""
     within: int
     groups: tuple[tuple[str, ...], ...]
+    ordered: bool = False
+    scope: str = "clause"
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Phrases that cancel a match when they end (`unless_before`) or start (`unless_after`) at
+    most `within` characters from it, in the same clause."""
+    phrases: tuple[str, ...]
+    within: int = 2
 
 
 @dataclass(frozen=True)
@@ -99,14 +126,21 @@ class Rule:
     action: str
     origin: str  # the file the rule was written in
     roles: frozenset[str] = frozenset(DEFAULT_ROLES)
+    platforms: tuple[str, ...] = PLATFORMS  # the platforms whose packs keep the rule
     description: str = ""
     any: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
+    unless_before: Guard | None = None
+    unless_after: Guard | None = None
+    skip_questions: bool = False
     near: tuple[Near, ...] = ()
     when: tuple[tuple[str, Any], ...] = ()
     detector: Detector | None = None
     hit_examples: tuple[Example, ...] = ()
     clean_examples: tuple[Example, ...] = ()
+    fold: tuple[str, ...] = ()
+    whole_terms: bool = False
+    written: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the TOML table
 
 
 @dataclass(frozen=True)
@@ -217,6 +251,74 @@ def _strings(value, file, rule, key, problems) -> tuple[str, ...]:
     return tuple(v for v in value if v.strip())
 
 
+Lexicons = dict[str, tuple[str, ...]]
+
+
+def _expand(phrase: str, lexicons: Lexicons, file: str, rule: str, key: str, problems: _Problems) -> list[str]:
+    """A phrase with `{NAME}` references stands for every phrase its lexicons spell."""
+    parts = LEXICON_REF.split(phrase)
+    if len(parts) == 1:
+        return [phrase]
+    choices: list[tuple[str, ...]] = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            choices.append((part,))
+        elif part in lexicons:
+            choices.append(lexicons[part])
+        else:
+            problems.add(file, rule, f"{key}: unknown lexicon {{{part}}}")
+            return []
+    count = 1
+    for options in choices:
+        count *= len(options)
+    if count > MAX_EXPANSIONS:
+        problems.add(file, rule, f"{key}: {phrase!r} stands for {count} phrases, over {MAX_EXPANSIONS}")
+        return []
+    return ["".join(combination) for combination in itertools.product(*choices)]
+
+
+def _phrases(value, lexicons: Lexicons, file: str, rule: str, key: str, problems: _Problems) -> tuple[str, ...]:
+    """A list of phrases, each expanded through the lexicons; a lone `"{NAME}"` is the lexicon."""
+    if isinstance(value, str) and LEXICON_REF.fullmatch(value):
+        value = [value]
+    out: dict[str, None] = {}
+    for phrase in _strings(value, file, rule, key, problems):
+        out.update(dict.fromkeys(_expand(phrase, lexicons, file, rule, key, problems)))
+    return tuple(out)
+
+
+def _lexicons(data: dict, file: str, problems: _Problems, known: Lexicons) -> Lexicons:
+    """The [lexicons] of one file, added to those already `known` (a name is defined once);
+    a lexicon may use the lexicons defined before it."""
+    raw = data.get("lexicons", {})
+    if not isinstance(raw, dict):
+        problems.add(file, "lexicons", "[lexicons] must be a table of phrase lists")
+        return known
+    merged = dict(known)
+    for name, value in raw.items():
+        if not LEXICON_NAME.fullmatch(name):
+            problems.add(file, "lexicons", f"{name!r}: lexicon names are upper case (A-Z, 0-9, _)")
+            continue
+        if name in merged:
+            problems.add(file, "lexicons", f"{name} is defined twice")
+            continue
+        phrases = _phrases(value, merged, file, "lexicons", name, problems)
+        if not phrases:
+            problems.add(file, "lexicons", f"{name} is empty")
+        merged[name] = phrases
+    return merged
+
+
+def _guard(value, lexicons: Lexicons, file: str, rule: str, key: str, problems: _Problems) -> Guard | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - GUARD_KEYS or "phrases" not in value:
+        problems.add(file, rule, f"{key} must be a table with phrases (and within)")
+        return None
+    phrases = _phrases(value["phrases"], lexicons, file, rule, key, problems)
+    return Guard(phrases, _int(value.get("within", 2), file, rule, f"{key}.within", problems)) if phrases else None
+
+
 def _int(value, file, rule, key, problems, minimum=0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         problems.add(file, rule, f"{key} must be an integer >= {minimum}")
@@ -247,7 +349,7 @@ def _examples(value, file, rule, key, problems) -> tuple[Example, ...]:
     return tuple(out)
 
 
-def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
+def _parse_rule(raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -> Rule | None:
     rid = raw.get("id")
     if not isinstance(rid, str) or not rid:
         problems.add(file, "-", "a rule without an id")
@@ -274,6 +376,10 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
     action = penalty.get("action")
     if action not in ACTIONS:
         problems.add(file, rid, f"penalty.action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    platforms = raw.get("platforms", list(PLATFORMS))
+    if not isinstance(platforms, list) or not platforms or any(p not in PLATFORMS for p in platforms):
+        problems.add(file, rid, f"platforms must be a non-empty list of {', '.join(PLATFORMS)}")
+        platforms = list(PLATFORMS)
     roles = raw.get("roles", list(DEFAULT_ROLES))
     if not isinstance(roles, list) or not roles or any(r not in SENDERS for r in roles):
         problems.add(file, rid, f"roles must be a non-empty list of {', '.join(SENDERS)}")
@@ -282,15 +388,23 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
     near = []
     for clause in raw.get("near", []):
         if not isinstance(clause, dict) or set(clause) - NEAR_KEYS or "groups" not in clause:
-            problems.add(file, rid, f"near clause {clause!r} needs exactly within and groups")
+            problems.add(file, rid, f"near clause {clause!r} takes groups and {sorted(NEAR_KEYS - {'groups'})}")
             continue
         groups = clause["groups"]
         if not isinstance(groups, list) or len(groups) < 2:
             problems.add(file, rid, "near needs at least two groups")
             continue
+        ordered, scope = clause.get("ordered", False), clause.get("scope", "clause")
+        if not isinstance(ordered, bool):
+            problems.add(file, rid, "near.ordered must be true or false")
+            ordered = False
+        if scope not in SCOPES:
+            problems.add(file, rid, f"near.scope must be one of {', '.join(SCOPES)}")
+            scope = "clause"
         near.append(Near(
             _int(clause.get("within", 8), file, rid, "near.within", problems, minimum=1),
-            tuple(_strings(g, file, rid, "near.groups", problems) for g in groups),
+            tuple(_phrases(g, lexicons, file, rid, "near.groups", problems) for g in groups),
+            ordered, scope,
         ))
 
     detector = None
@@ -303,7 +417,7 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
             params = set(spec) - {"name"}
             if params - DETECTOR_PARAMS[name]:
                 problems.add(file, rid, f"detector {name}: unknown parameters {sorted(params - DETECTOR_PARAMS[name])}")
-            context = _strings(spec.get("context", []), file, rid, "detector.context", problems)
+            context = _phrases(spec.get("context", []), lexicons, file, rid, "detector.context", problems)
             if name in NEEDS_CONTEXT and not context:
                 problems.add(file, rid, f"detector {name} needs context phrases")
             detector = Detector(
@@ -318,7 +432,23 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
             if name == "short_filler" and detector.max_chars > SHORT_MESSAGE:
                 problems.add(file, rid, f"detector short_filler: max_chars over {SHORT_MESSAGE} would never be reached")
 
-    phrases = _strings(raw.get("any", []), file, rid, "any", problems)
+    phrases = _phrases(raw.get("any", []), lexicons, file, rid, "any", problems)
+    skip_questions = raw.get("skip_questions", False)
+    if not isinstance(skip_questions, bool):
+        problems.add(file, rid, "skip_questions must be true or false")
+        skip_questions = False
+    whole_terms = raw.get("whole_terms", False)
+    if not isinstance(whole_terms, bool):
+        problems.add(file, rid, "whole_terms must be true or false")
+        whole_terms = False
+    fold = raw.get("fold", [])
+    if not isinstance(fold, list) or any(f not in folds.PROFILES for f in fold):
+        problems.add(file, rid, f"fold must be a list of {', '.join(folds.PROFILES)}")
+        fold = []
+    profiles = tuple(fold)
+    if profiles:
+        phrases = folds.folded(phrases, profiles)
+        near = [replace(n, groups=tuple(folds.folded(g, profiles) for g in n.groups)) for n in near]
     if not phrases and not near and detector is None:
         problems.add(file, rid, "needs any, near or detector")
     when = raw.get("when", {})
@@ -335,11 +465,14 @@ def _parse_rule(raw: dict, file: str, problems: _Problems) -> Rule | None:
         id=rid, category=category, severity=severity, source=source or "",
         points=_int(penalty.get("points", 0), file, rid, "penalty.points", problems),
         fine_cny=_int(penalty.get("fine_cny", 0), file, rid, "penalty.fine_cny", problems),
-        action=action or "log", origin=file, roles=frozenset(roles),
+        action=action or "log", origin=file, roles=frozenset(roles), platforms=tuple(platforms),
         description=str(raw.get("description", "")),
-        any=phrases, unless=_strings(raw.get("unless", []), file, rid, "unless", problems),
+        any=phrases, unless=_phrases(raw.get("unless", []), lexicons, file, rid, "unless", problems),
+        unless_before=_guard(raw.get("unless_before"), lexicons, file, rid, "unless_before", problems),
+        unless_after=_guard(raw.get("unless_after"), lexicons, file, rid, "unless_after", problems),
+        skip_questions=skip_questions,
         near=tuple(near), when=tuple(sorted(when.items())), detector=detector,
-        hit_examples=hits, clean_examples=cleans,
+        hit_examples=hits, clean_examples=cleans, fold=profiles, whole_terms=whole_terms, written=raw,
     )
 
 
@@ -349,46 +482,24 @@ def _check_example_counts(rule: Rule, problems: _Problems) -> None:
             problems.add(rule.origin, rule.id, f"needs at least {MIN_EXAMPLES} {kind} examples, has {len(examples)}")
 
 
-def _rules_of(path: Path, data: dict, problems: _Problems) -> list[Rule]:
+def _rules_of(path: Path, data: dict, problems: _Problems, lexicons: Lexicons) -> list[Rule]:
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
         problems.add(path.name, "-", "rules must be an array of tables ([[rules]])")
         return []
-    rules = [r for r in (_parse_rule(raw, path.name, problems) for raw in raw_rules) if r]
+    rules = [r for r in (_parse_rule(raw, path.name, problems, lexicons) for raw in raw_rules) if r]
     for rule in rules:
         _check_example_counts(rule, problems)
     return rules
 
 
-def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems) -> Rule:
+def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -> Rule:
     if "id" in raw or set(raw) - RULE_KEYS:
         problems.add(file, rule.id, f"override: unknown or fixed keys {sorted(set(raw) - (RULE_KEYS - {'id'}))}")
         return rule
-    merged = _parse_rule({**_rule_as_raw(rule), **raw}, file, problems)
+    # the rule as written, with the override's keys over it: lexicons and folds expand once
+    merged = _parse_rule({**rule.written, **raw}, file, problems, lexicons)
     return replace(merged, origin=rule.origin) if merged else rule
-
-
-def _rule_as_raw(rule: Rule) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "id": rule.id, "category": rule.category, "severity": rule.severity, "source": rule.source,
-        "penalty": {"points": rule.points, "fine_cny": rule.fine_cny, "action": rule.action},
-        "roles": sorted(rule.roles), "description": rule.description,
-        "any": list(rule.any), "unless": list(rule.unless),
-        "near": [{"within": n.within, "groups": [list(g) for g in n.groups]} for n in rule.near],
-        "when": dict(rule.when),
-        "examples": {
-            "hit": [{"text": e.text, "meta": dict(e.meta), "role": e.role} for e in rule.hit_examples],
-            "clean": [{"text": e.text, "meta": dict(e.meta), "role": e.role} for e in rule.clean_examples],
-        },
-    }
-    if rule.detector:
-        d = rule.detector
-        raw["detector"] = {"name": d.name}
-        if d.context:
-            raw["detector"].update(context=list(d.context), within=d.within)
-        if d.words:
-            raw["detector"].update(words=list(d.words), max_chars=d.max_chars)
-    return raw
 
 
 def load_pack(directory: Path, platform: str) -> Pack:
@@ -417,7 +528,7 @@ def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
         if path.stem not in PLATFORMS and path.name not in included:
             data = _read(path, problems)  # a pack no platform includes is still checked
             if data is not None:
-                _rules_of(path, data, problems)
+                _rules_of(path, data, problems, _lexicons(data, path.name, problems, {}))
     return packs, list(dict.fromkeys(problems))
 
 
@@ -429,21 +540,30 @@ def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
         problems.add(path.name, "-", f"[pack]: unknown keys {sorted(set(head) - PACK_KEYS)}")
     if head.get("platform") != platform:
         problems.add(path.name, "-", f"[pack] platform must be {platform!r}")
-    unknown_top = set(data) - {"pack", "rules", "overrides", "reply"}
+    unknown_top = set(data) - {"pack", "rules", "overrides", "reply", "lexicons"}
     if unknown_top:
         problems.add(path.name, "-", f"unknown top-level keys {sorted(unknown_top)}")
 
+    # the included files' lexicons, in include order, then the platform's own: a rule reads them all
     files = [path]
-    rules: list[Rule] = []
+    included: list[tuple[Path, dict]] = []
+    lexicons: Lexicons = {}
     for name in head.get("include", []):
         inc = directory / f"{name}.toml"
         inc_data = _read(inc, problems)
         if inc_data is None:
             continue
-        if set(inc_data) - {"pack", "rules"}:
-            problems.add(inc.name, "-", f"unknown top-level keys {sorted(set(inc_data) - {'pack', 'rules'})}")
+        if set(inc_data) - INCLUDED_KEYS:
+            problems.add(inc.name, "-", f"unknown top-level keys {sorted(set(inc_data) - INCLUDED_KEYS)}")
         files.append(inc)
-        rules += _rules_of(inc, inc_data, problems)
+        included.append((inc, inc_data))
+        lexicons = _lexicons(inc_data, inc.name, problems, lexicons)
+    lexicons = _lexicons(data, path.name, problems, lexicons)
+    rules: list[Rule] = []
+    for inc, inc_data in included:
+        rules += _rules_of(inc, inc_data, problems, lexicons)
+    # a rule written for some platforms only is not part of the others' packs
+    rules = [r for r in rules if platform in r.platforms]
     excluded = set(head.get("exclude", []))
     for rid in excluded - {r.id for r in rules}:
         problems.add(path.name, rid, "exclude names no included rule")
@@ -456,8 +576,8 @@ def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
         if not isinstance(raw, dict):
             problems.add(path.name, rid, "override must be a table")
             continue
-        rules[by_id[rid]] = _apply_override(rules[by_id[rid]], raw, path.name, problems)
-    rules += _rules_of(path, data, problems)
+        rules[by_id[rid]] = _apply_override(rules[by_id[rid]], raw, path.name, problems, lexicons)
+    rules += _rules_of(path, data, problems, lexicons)
 
     seen: dict[str, str] = {}
     for rule in rules:

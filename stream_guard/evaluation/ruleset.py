@@ -7,12 +7,15 @@ rules whose phrases hit, plus the detector rules, which gate themselves on cheap
 """
 from __future__ import annotations
 
+import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Protocol
 
-from stream_guard.evaluation import detectors
+from stream_guard.evaluation import detectors, folds
 from stream_guard.evaluation.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
 from stream_guard.evaluation.matcher import (
     FLAG_AT,
@@ -20,12 +23,13 @@ from stream_guard.evaluation.matcher import (
     FLAG_NUMBER,
     FLAG_SHORT,
     FLAG_SYMBOL,
+    Conjunctions,
     Matcher,
     census_flags,
     census_flags_batch,
     fold_codepoint_py,
 )
-from stream_guard.evaluation.packs import Detector, Pack, Rule
+from stream_guard.evaluation.packs import NUMBER_FIRST, Detector, Near, Pack, Rule
 
 Span = tuple[int, int]
 
@@ -38,7 +42,14 @@ class Meta(Protocol):
 
 
 # What a phrase is to a rule: slot kinds
-ANY, UNLESS, NEAR, CONTEXT = "any", "unless", "near", "context"
+ANY, UNLESS, NEAR, CONTEXT, BEFORE, AFTER, CROSS = "any", "unless", "near", "context", "before", "after", "cross"
+
+# Where a clause ends, whatever the width of the mark: the parts of one near match, and a match
+# and the guard phrases that cancel it, stay inside one clause.
+CLAUSE_END = re.compile(r"[，,。｡！!？?；;\n\r]+")
+QUESTION_MARKS = "?？"
+QUESTION_ENDINGS = ("吗", "么", "嘛")
+QUESTION_WINDOW = 16  # characters before a clause mark where its question particle is looked for
 
 
 @dataclass(frozen=True)
@@ -62,10 +73,10 @@ class _RuleHits:
     `context` phrases, and of `near` phrases by (clause, group). A plain class, made for every
     rule a message hits: the __init__ a dataclass generates runs interpreted, where this one is
     compiled with the module."""
-    __slots__ = ("any", "unless", "near", "context")
+    __slots__ = ("any", "unless", "near", "context", "before", "after", "cross")
 
     def __init__(self):
-        self.any, self.unless, self.context = [], [], []
+        self.any, self.unless, self.context, self.before, self.after, self.cross = [], [], [], [], [], []
         self.near = defaultdict(list)
 
 
@@ -78,32 +89,195 @@ def _only_symbols(phrase: str) -> bool:
     return 1 in kinds and all(k in (0, 1) for k in kinds)  # separators, maybe spaces
 
 
-def _covered(span: Span, allowed: list[Span]) -> Span | None:
-    for a in allowed:
-        if a[0] <= span[0] and span[1] <= a[1]:
-            return a
-    return None
+class _Cover:
+    """The allowed-phrase spans of a rule in one message, sorted once so that the span covering a
+    hit is found by bisection: linear in the hits however many there are."""
+    __slots__ = ("starts", "best")
+
+    def __init__(self, allowed: list[Span]):
+        ordered = sorted(allowed)
+        self.starts = [a[0] for a in ordered]
+        # best[i]: of the first i+1 spans by start, the one reaching furthest right
+        self.best: list[Span] = []
+        for a in ordered:
+            self.best.append(a if not self.best or a[1] > self.best[-1][1] else self.best[-1])
+
+    def of(self, span: Span) -> Span | None:
+        i = bisect_right(self.starts, span[0])
+        if i and self.best[i - 1][1] >= span[1]:
+            return self.best[i - 1]
+        return None
 
 
-def _near_match(groups: list[list[Span]], within: int) -> list[Span]:
-    """Spans where one hit of every group lies within `within` characters (first start to last
-    end). Anchored on each hit of the first group, the nearest hit of each other group that does
-    not overlap the anchor (the + inside 微+信 is not a 加 next to 微信)."""
+class _Clauses:
+    """Where the clauses of a message end: the runs of clause marks, found by one regex scan."""
+    __slots__ = ("text", "starts", "ends", "asks")
+
+    def __init__(self, text: str):
+        self.text = text
+        runs = [m.span() for m in CLAUSE_END.finditer(text)]
+        self.starts = [r[0] for r in runs]
+        self.ends = [r[1] for r in runs]
+        self.asks: dict[int, bool] = {}  # run index -> whether its marks hold a question mark
+
+    def together(self, left: int, right: int) -> bool:
+        """No clause mark between offsets left and right (left <= right)."""
+        if left >= right:
+            return True
+        i = bisect_right(self.ends, left)
+        return i == len(self.ends) or self.starts[i] >= right
+
+    def is_question(self, span: Span) -> bool:
+        """The clause holding the span asks: the marks that end it hold a question mark, or its
+        last word before them is a question particle (吗, 么, 嘛)."""
+        i = bisect_right(self.ends, span[1])
+        end = self.starts[i] if i < len(self.starts) else len(self.text)
+        if i < len(self.starts):
+            asks = self.asks.get(i)
+            if asks is None:
+                marks = self.text[self.starts[i]:self.ends[i]]
+                asks = self.asks[i] = any(q in marks for q in QUESTION_MARKS)
+            if asks:
+                return True
+        # the clause's last word, read from a bounded window so that many matches in one long
+        # clause stay linear
+        tail = self.text[max(span[1], end - QUESTION_WINDOW):max(end, span[1])]
+        return tail.rstrip().endswith(QUESTION_ENDINGS)
+
+
+class _Nearest:
+    """One group's hits, ready for 'the nearest hit left of x' and 'right of x' in O(log n)."""
+    __slots__ = ("by_end", "ends", "left_best", "by_start", "starts", "right_best")
+
+    def __init__(self, hits: list[Span]):
+        self.by_end = sorted(hits, key=lambda h: (h[1], h[0]))
+        self.ends = [h[1] for h in self.by_end]
+        # left_best[i]: of by_end[:i+1], the hit starting last (the nearest to a point after them)
+        self.left_best: list[Span] = []
+        for h in self.by_end:
+            self.left_best.append(h if not self.left_best or h[0] >= self.left_best[-1][0] else self.left_best[-1])
+        self.by_start = sorted(hits)
+        self.starts = [h[0] for h in self.by_start]
+        # right_best[i]: of by_start[i:], the hit ending first
+        self.right_best: list[Span] = [self.by_start[-1]] * len(self.by_start) if hits else []
+        for i in range(len(self.by_start) - 2, -1, -1):
+            h, later = self.by_start[i], self.right_best[i + 1]
+            self.right_best[i] = h if h[1] <= later[1] else later
+
+    def left_of(self, at: int) -> Span | None:
+        """The hit ending at or before `at` that starts last."""
+        i = bisect_right(self.ends, at)
+        return self.left_best[i - 1] if i else None
+
+    def right_of(self, at: int) -> Span | None:
+        """The hit starting at or after `at` that ends first."""
+        i = bisect_left(self.starts, at)
+        return self.right_best[i] if i < len(self.right_best) else None
+
+
+def _near_match(groups: Sequence[list[Span]], near: Near, clauses: _Clauses) -> list[Span]:
+    """Spans where one hit of every group lies within `near.within` characters (first start to
+    last end), in the groups' order when the clause is ordered, inside one clause unless its
+    scope is the message. Anchored on each hit of the first group, the nearest hit of each other
+    group that does not overlap what is chosen so far (the + inside 微+信 is not a 加 next to 微信).
+    Each step is a bisection, so a message dense in hits stays linear."""
+    others = [_Nearest(g) for g in groups[1:]]
+    in_clause = near.scope == "clause"
     found = []
     for anchor in groups[0]:
+        start, end = anchor
         chosen = [anchor]
-        for other in groups[1:]:
-            apart = [h for h in other if h[1] <= anchor[0] or h[0] >= anchor[1]]
-            best = min(apart, key=lambda h: max(h[1], anchor[1]) - min(h[0], anchor[0]), default=None)
+        for other in others:
+            right = other.right_of(end)
+            if near.ordered:
+                best = right
+            else:
+                left = other.left_of(start)
+                best = left if right is None or (left is not None and end - left[0] <= right[1] - start) else right
             if best is None:
                 break
             chosen.append(best)
-        if len(chosen) < len(groups):
-            continue
-        start, end = min(c[0] for c in chosen), max(c[1] for c in chosen)
-        if end - start <= within:
-            found.append((start, end))
+            start, end = min(start, best[0]), max(end, best[1])
+            if end - start > near.within:
+                break
+        else:
+            if not in_clause or _one_clause(chosen, clauses):
+                found.append((start, end))
     return found
+
+
+def _one_clause(parts: list[Span], clauses: _Clauses) -> bool:
+    """No clause mark between the parts of a match (a mark inside one part is a separator the
+    matcher skipped: 微，信 is still one word)."""
+    ordered = sorted(parts)
+    return all(clauses.together(a[1], b[0]) for a, b in pairwise(ordered))
+
+
+class _GuardHits:
+    """A guard's phrase hits in one message, sorted once: is one of them just before (or after) a
+    match, in its clause? A guard phrase may overlap the match (哪有不 in 哪有不给开发票)."""
+    __slots__ = ("starts", "reach", "ends", "back")
+
+    def __init__(self, hits: list[Span]):
+        by_start = sorted(hits)
+        self.starts = [h[0] for h in by_start]
+        self.reach: list[Span] = []  # reach[i]: of by_start[:i+1], the hit ending last
+        for h in by_start:
+            self.reach.append(h if not self.reach or h[1] > self.reach[-1][1] else self.reach[-1])
+        by_end = sorted(hits, key=lambda h: (h[1], h[0]))
+        self.ends = [h[1] for h in by_end]
+        self.back: list[Span] = list(by_end)  # back[i]: of by_end[i:], the hit starting first
+        for i in range(len(by_end) - 2, -1, -1):
+            if self.back[i + 1][0] < self.back[i][0]:
+                self.back[i] = self.back[i + 1]
+
+    def before(self, span: Span, within: int, clauses: _Clauses) -> bool:
+        i = bisect_left(self.starts, span[0])
+        if not i:
+            return False
+        end = self.reach[i - 1][1]
+        return end >= span[0] - within and (end >= span[0] or clauses.together(end, span[0]))
+
+    def after(self, span: Span, within: int, clauses: _Clauses) -> bool:
+        i = bisect_right(self.ends, span[1])
+        if i == len(self.ends):
+            return False
+        start = self.back[i][0]
+        return start <= span[1] + within and (start <= span[1] or clauses.together(span[1], start))
+
+
+class _Crossings:
+    """Dictionary words hit in a message around a rule's short terms: a term hit that one of them
+    crosses (starts inside it and ends after, or the other way round) is read across a word."""
+    __slots__ = ("starts", "by_start")
+
+    def __init__(self, hits: list[Span]):
+        self.by_start = sorted(hits)
+        self.starts = [h[0] for h in self.by_start]
+
+    def cross(self, hit: Span) -> bool:
+        # a crossing word starts at most its length before the hit: the window is bounded
+        i = bisect_left(self.starts, hit[0] - max(folds.TERM_LENGTHS) - 1)
+        while i < len(self.starts) and self.starts[i] < hit[1]:
+            c = self.by_start[i]
+            if c[0] < hit[0] < c[1] < hit[1] or hit[0] < c[0] < hit[1] < c[1]:
+                return True
+            i += 1
+        return False
+
+
+class _LazyClauses:
+    """A message's clauses, worked out only when a rule asks."""
+    __slots__ = ("text", "clauses")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.clauses: _Clauses | None = None
+
+    def get(self) -> _Clauses:
+        if self.clauses is None:
+            self.clauses = _Clauses(self.text)
+        return self.clauses
 
 
 class Ruleset:
@@ -131,6 +305,9 @@ class Ruleset:
                 add(p, ri, ANY)
             for p in rule.unless:
                 add(p, ri, UNLESS)
+            for guard, slot in ((rule.unless_before, BEFORE), (rule.unless_after, AFTER)):
+                for p in guard.phrases if guard else ():
+                    add(p, ri, slot)
             for ci, clause in enumerate(rule.near):
                 for gi, group in enumerate(clause.groups):
                     for p in group:
@@ -138,6 +315,10 @@ class Ruleset:
             if rule.detector:
                 for p in rule.detector.context:
                     add(p, ri, CONTEXT)
+            if rule.whole_terms:
+                terms = {p for p in rule.any} | {p for n in rule.near for g in n.groups for p in g}
+                for word in sorted({w for t in terms for w in folds.crossing_words(t)}):
+                    add(word, ri, CROSS)
         self.phrases = tuple(phrase_ids)
         self._owners = tuple(tuple(o) for o in owners)
         # Phrases made only of symbols ("+", "@@") would make those symbols significant in the
@@ -162,10 +343,10 @@ class Ruleset:
         self.matcher = Matcher(["" if pid in symbol_ids else p for pid, p in enumerate(self.phrases)],
                                fold_numbers=True)
         # Detector rules by the cheap question that must be yes before their scanner runs;
-        # rules whose detector needs context phrases run only when those phrases hit.
+        # a WeChat id rule, whose context is rarer than its ids, runs only when its context hits.
         gated: defaultdict[int, list[int]] = defaultdict(list)
         for i, r in enumerate(self.rules):
-            if r.detector and not r.detector.context:
+            if r.detector and (not r.detector.context or r.detector.name in NUMBER_FIRST):
                 gated[detectors.GATES[r.detector.name]].append(i)
         self._gated_rules = tuple((gate, tuple(rules)) for gate, rules in gated.items())
         filler_chars = {ch for r in self.rules if r.detector and r.detector.name == "short_filler"
@@ -178,6 +359,31 @@ class Ruleset:
         for gate, _ in self._gated_rules:
             self._wake_flags |= {detectors.NUMBER: FLAG_NUMBER, detectors.LINK: FLAG_LINK,
                                  detectors.EMAIL: FLAG_AT, detectors.SHORT: 0}[gate]
+        self._conjunctions = self._conjunctions_of({i for _, rules in self._gated_rules for i in rules})
+        # symbol phrases beyond ASCII (🐧, ➕) that the census cannot see: one regex search wakes them
+        others = "".join(re.escape(c) for c in self._symbol_starts if ord(c) >= 128)
+        self._symbol_others = re.compile(f"[{others}]").search if others else None
+
+    def _conjunctions_of(self, gated: set[int]) -> Conjunctions:
+        """What a hit of each phrase counts for towards firing a rule: an `any` phrase, or the
+        context a waiting detector needs, fires alone; a near group's phrase is one group of its
+        clause. Unless phrases, guards and crossing words never make a rule fire."""
+        clause_ids: dict[tuple[int, int], int] = {}
+        groups: list[int] = []
+        for ri, rule in enumerate(self.rules):
+            for ci, clause in enumerate(rule.near):
+                clause_ids[(ri, ci)] = len(groups)
+                groups.append(len(clause.groups))
+        entries = []
+        for owners in self._owners:
+            counts: list[Any] = []
+            for ri, slot, where in owners:
+                if slot == ANY or (slot == CONTEXT and ri not in gated):
+                    counts.append(-1)
+                elif slot == NEAR and where is not None:
+                    counts.append((clause_ids[(ri, where[0])], where[1]))
+            entries.append(tuple(dict.fromkeys(counts)))
+        return Conjunctions(entries, groups)
 
     def allowed_everywhere(self, rule: Rule) -> tuple[str, ...]:
         """Phrases of a rule that can never fire: an allowed phrase of the rule normalises to the
@@ -203,12 +409,19 @@ class Ruleset:
         """Findings for (text, sender, meta) triples, with one native call for the batch."""
         messages = list(messages)
         texts = [m[0] for m in messages]
-        all_hits = self.matcher.find_batch(texts)
+        # hits only of the messages they can fire a rule in (None for the others: their hits are
+        # common words that count only beside others, and become no objects)
+        all_hits = self.matcher.find_batch(texts, gate=self._conjunctions)
         all_flags = census_flags_batch(texts, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
-        wake, judge_message = self._wake_flags, self._judge_message
-        # most messages have no hit and wake no detector: for them, no call at all
-        return [judge_message(text, sender, meta, hits, flags) if hits or flags & wake else []
-                for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags, strict=True)]
+        wake, others = self._wake_flags, self._symbol_others
+        found: list[list[Finding]] = []
+        for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags, strict=True):
+            woken = bool(flags & wake) or (others is not None and others(text) is not None)
+            if hits is None:
+                # a detector or a symbol phrase may still complete a rule: then the hits count
+                hits = self._find(text) if woken else ()
+            found.append(self._judge_message(text, sender, meta, hits, flags) if hits or woken else [])
+        return found
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
         return self._judge_message(text, sender, meta, self._find(text), self._flags_of(text))
@@ -248,11 +461,16 @@ class Ruleset:
         gates = (flags & FLAG_NUMBER, flags & FLAG_LINK, flags & FLAG_AT,
                  flags & FLAG_SHORT and not text.strip(self._filler_strip))
         gated = [rules for gate, rules in self._gated_rules if gates[gate]]
-        if not hits and not gated:
+        can_fire = decisions is not None or (bool(hits) and self._conjunctions.fires(hits))
+        if not gated and not can_fire:
             return []
+        # hits that cannot fire a phrase rule matter only to the woken detector rules
+        only = None if can_fire else {ri for rules in gated for ri in rules}
         per_rule: dict[int, _RuleHits] = {}
         for pid, start, end in hits:
             for ri, slot, where in self._owners[pid]:
+                if only is not None and ri not in only:
+                    continue
                 rh = per_rule.get(ri)
                 if rh is None:
                     rh = per_rule[ri] = _RuleHits()
@@ -260,7 +478,12 @@ class Ruleset:
                     rh.near[where].append((start, end))
                 else:
                     getattr(rh, slot).append((start, end))
-        candidates = set(per_rule)
+        clauses = _LazyClauses(text)
+        # the rules that can fire: an any hit, every group of a near clause, a detector's context
+        # (or a woken detector); a rule with only guard or allowed-phrase hits cannot
+        candidates = {ri for ri, rh in per_rule.items() if rh.any or rh.context or decisions is not None
+                      or any(all((ci, gi) in rh.near for gi in range(len(clause.groups)))
+                             for ci, clause in enumerate(self.rules[ri].near))}
         for rule_indexes in gated:
             candidates.update(rule_indexes)
         findings = []
@@ -268,7 +491,7 @@ class Ruleset:
             rule = self.rules[ri]
             rh = per_rule.get(ri, _NO_HITS)
             decision = Decision(rule, False, "") if decisions is not None else None
-            spans = self._rule_spans(rule, rh, sender, meta, view, decision)
+            spans = self._rule_spans(rule, rh, sender, meta, view, clauses, decision)
             if spans:
                 findings.append(Finding(rule, tuple(sorted(set(spans)))))
             if decision is not None and decisions is not None:
@@ -278,7 +501,8 @@ class Ruleset:
                     decisions.append(decision)
         return findings
 
-    def _rule_spans(self, rule: Rule, rh: _RuleHits, sender, meta, view, decision) -> list[Span]:
+    def _rule_spans(self, rule: Rule, rh: _RuleHits, sender, meta, view, clauses: _LazyClauses,
+                    decision) -> list[Span]:
         if sender not in rule.roles:
             if decision:
                 decision.reason = f"sender {sender!r} is not judged by this rule ({', '.join(sorted(rule.roles))})"
@@ -289,26 +513,34 @@ class Ruleset:
                 if decision:
                     decision.reason = f"when: meta {key}={meta.get(key)!r}, rule needs {wanted!r}"
                 return []
+        cover = _Cover(rh.unless) if rh.unless else None
+        crossings = _Crossings(rh.cross) if rh.cross else None
         spans = []
         for hit in rh.any:
-            cover = _covered(hit, rh.unless)
-            if cover is None:
+            covering = cover.of(hit) if cover is not None else None
+            if covering is None and crossings is not None and crossings.cross(hit):
+                covering = hit
+            if covering is None:
                 spans.append(hit)
             elif decision:
-                decision.cancelled.append((hit, cover))
+                decision.cancelled.append((hit, covering))
         for ci, clause in enumerate(rule.near):
             groups = []
             for gi in range(len(clause.groups)):
                 kept = []
                 for hit in rh.near.get((ci, gi), ()):
-                    cover = _covered(hit, rh.unless)
-                    if cover is None:
+                    covering = cover.of(hit) if cover is not None else None
+                    if covering is None and crossings is not None and crossings.cross(hit):
+                        covering = hit
+                    if covering is None:
                         kept.append(hit)
                     elif decision:
-                        decision.cancelled.append((hit, cover))
+                        decision.cancelled.append((hit, covering))
                 groups.append(kept)
             if all(groups):
-                spans += _near_match(groups, clause.within)
+                spans += _near_match(groups, clause, clauses.get())
+        if spans and (rh.before or rh.after or rule.skip_questions):
+            spans = self._unguarded(rule, rh, spans, clauses.get(), decision)
         if rule.detector:
             spans += self._detect(rule.detector, rh, view)
         if decision and not spans and not decision.reason:
@@ -317,6 +549,27 @@ class Ruleset:
             decision.reason = "fired"
         return spans
 
+    def _unguarded(self, rule: Rule, rh: _RuleHits, spans: list[Span], clauses: _Clauses, decision) -> list[Span]:
+        """The matches no guard cancels: no guard phrase right before or after them in their
+        clause, and not in a question when the rule skips questions."""
+        before = _GuardHits(rh.before) if rh.before and rule.unless_before else None
+        after = _GuardHits(rh.after) if rh.after and rule.unless_after else None
+        kept = []
+        for span in spans:
+            if before is not None and rule.unless_before and before.before(span, rule.unless_before.within, clauses):
+                why = "a guard phrase before it"
+            elif after is not None and rule.unless_after and after.after(span, rule.unless_after.within, clauses):
+                why = "a guard phrase after it"
+            elif rule.skip_questions and clauses.is_question(span):
+                why = "a question"
+            else:
+                kept.append(span)
+                continue
+            if decision:
+                decision.cancelled.append((span, span))
+                decision.reason = decision.reason or f"cancelled by {why}"
+        return kept
+
     def _detect(self, d: Detector, rh: _RuleHits, view: detectors.TextView) -> list[Span]:
         name = d.name
         if name == "mobile_phone":
@@ -324,7 +577,7 @@ class Ruleset:
         elif name == "bank_card":
             found = detectors.bank_card(view)
         elif name == "id_card":
-            return detectors.id_card(view)
+            return detectors.id_card(view, rh.context, d.within)
         elif name == "email":
             return detectors.email(view)
         elif name == "url":
@@ -336,5 +589,5 @@ class Ruleset:
         else:  # short_filler
             return detectors.short_filler(view.text, d.words, d.max_chars)
         if d.context:  # optional context for phone and card numbers
-            found = [s for s in found if detectors.within_reach(s, rh.context, d.within)]
+            found = detectors.in_reach(found, rh.context, d.within)
         return found

@@ -9,6 +9,9 @@ from stream_guard.evaluation.detectors import TextView, mask_personal_data
 from stream_guard.evaluation.ruleset import Finding
 
 EXCERPT_CHARS = 200
+# The version of the violation record's contract (docs/design.md): it goes up with an incompatible
+# change, such as a new category, and is exported beside the pack versions.
+CONTRACT_VERSION = "v2"
 
 
 def violation_id(event_id: str, rule_id: str) -> str:

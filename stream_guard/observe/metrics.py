@@ -72,8 +72,9 @@ class Metrics:
                                     registry=r)
         self.late_events = Counter(PREFIX + "late_events", "Events older than the allowed lateness",
                                    ["platform"], registry=r)
-        self.pack_info = Gauge(PREFIX + "rule_pack_info", "Rule pack version in force",
-                               ["platform", "version"], registry=r)
+        self.pack_info = Gauge(PREFIX + "rule_pack_info",
+                               "Rule pack version in force, and the violation contract's version",
+                               ["platform", "version", "contract"], registry=r)
         # the worker's own: Faust's sensors do not export consumer lag
         self.consumer_lag = Gauge(PREFIX + "consumer_lag", "Records between the partition's end and the worker",
                                   ["topic", "partition"], registry=r)
@@ -133,10 +134,10 @@ class Metrics:
                 self._latency.add(seconds, consumed)
                 self._batch_sizes.add(consumed)
 
-    def set_pack_versions(self, versions: dict[str, str]) -> None:
+    def set_pack_versions(self, versions: dict[str, str], contract: str) -> None:
         self.pack_info.clear()
         for platform, version in versions.items():
-            self.pack_info.labels(platform, version).set(1)
+            self.pack_info.labels(platform, version, contract).set(1)
 
     def publish_shops(self, rows: Iterable[dict], open_turns: int) -> None:
         """Replace the exported per-shop figures with the latest local day of each shop."""

@@ -128,3 +128,18 @@ def test_the_settings_table_in_operations_is_the_workers():
             for line in text.splitlines() if line.startswith("| `--") or line.startswith("| --")]
     expected = [[s.flag, s.env, s.shown_default("worker"), s.help] for s in settings_of("worker")]
     assert [row[:4] for row in rows] == expected
+
+
+def test_the_platform_rules_list_every_rule_under_its_source():
+    from stream_guard.evaluation.packs import default_rules_dir, load_all
+
+    rows = {}
+    for line in (ROOT / "docs" / "platform-rules.md").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"\| ([A-Z]+-[A-Z0-9-]+) \|", line)
+        if found:
+            rows[found.group(1)] = line
+    packs, problems = load_all(default_rules_dir())
+    assert problems == []
+    unlisted = sorted({f"{rule.source}: {rule.id}" for pack in packs.values() for rule in pack.rules
+                       if f"`{rule.id}`" not in rows.get(rule.source, "")})
+    assert unlisted == []

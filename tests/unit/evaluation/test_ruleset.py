@@ -203,8 +203,10 @@ def test_mobile_phone(text, expected):
 
 def test_numbers_ids_cards_and_links():
     v = detectors.TextView
-    assert detectors.id_card(v("身份证11010519491231002X")) == [(3, 21)]
-    assert detectors.id_card(v("身份证110105194912310021")) == []  # bad check digit
+    assert detectors.id_card(v("身份证11010519491231002X"), [], 8) == [(3, 21)]
+    assert detectors.id_card(v("身份证110105194912310021"), [], 8) == []  # bad check digit
+    assert detectors.id_card(v("身份证110105194912310021"), [(0, 3)], 8) == [(3, 21)]  # shaped, next to 身份证
+    assert detectors.id_card(v("身份证110105194913310021"), [(0, 3)], 8) == []  # no 13th month
     assert detectors.bank_card(v("卡号 6222021234567890128")) == [(3, 22)]
     assert detectors.bank_card(v("卡号 6222021234567890129")) == []  # Luhn fails
     assert detectors.qq_number(v("扣扣 12345678"), [(0, 2)], 8) == [(3, 11)]
@@ -233,3 +235,112 @@ def test_reply_profile_problems(tmp_path):
     assert "tmall.toml:reply: unknown keys ['colour']" in text
     write_packs(tmp_path, platform=PLATFORM.replace('[reply]\nunit = "turn"\nthreshold_s = 180\n', ''))
     assert "jd.toml:reply: missing [reply]: every platform needs a reply profile" in check(tmp_path)
+
+
+# ---- rule language v2: lexicons, ordered and clause-scoped near, guards, platforms ------------
+
+V2_RULES = '''
+[lexicons]
+INVOICE = ["发票", "fp"]
+NEG = ["不", "没"]
+NEG_ISSUE = ["{NEG}开", "开不了"]
+
+[[rules]]
+id = "common.invoice_v2"
+category = "invoice_refusal"
+severity = "high"
+source = "TM-INV"
+penalty = { points = 6, action = "review" }
+near = [{ groups = ["{INVOICE}", "{NEG_ISSUE}"], within = 8, ordered = true }]
+any = ["{NEG}{INVOICE}"]
+unless_before = { phrases = ["哪有", "不会"], within = 2 }
+skip_questions = true
+examples.hit = ["发票开不了", "fp不开的哦", "我们这里没发票"]
+examples.clean = ["哪有不给开发票的", "发票没有开吗", "开不了就算了，发票"]
+
+[[rules]]
+id = "common.wechat_v2"
+category = "contact_diversion"
+severity = "high"
+source = "TM-CONTACT"
+penalty = { points = 6, action = "block" }
+platforms = ["pinduoduo", "jd"]
+near = [{ groups = [["加"], ["微信"]], within = 6, scope = "message" }]
+unless_after = { phrases = ["就不加了", "不加了"], within = 1 }
+examples.hit = [{ text = "加我，微信号发您" }, "微信加一下", "加个微信"]
+examples.clean = ["微信就不加了，这里留言", "加急处理", "微信支付"]
+'''
+
+
+@pytest.fixture
+def v2_dir(tmp_path):
+    return write_packs(tmp_path, common=COMMON + V2_RULES)
+
+
+def test_lexicons_expand_into_every_phrase_they_spell(v2_dir):
+    rule = next(r for r in load_pack(v2_dir, "tmall").rules if r.id == "common.invoice_v2")
+    assert set(rule.any) == {"不发票", "不fp", "没发票", "没fp"}
+    assert set(rule.near[0].groups[1]) == {"不开", "没开", "开不了"}
+
+
+def test_ordered_near_needs_the_groups_in_order(v2_dir):
+    rules = Ruleset(load_pack(v2_dir, "tmall"))
+    assert "common.invoice_v2" in fired(rules, "发票开不了")
+    assert "common.invoice_v2" not in fired(rules, "开不了就发个发票")
+
+
+def test_near_parts_stay_in_one_clause_unless_the_scope_is_the_message(v2_dir):
+    tmall, pdd = Ruleset(load_pack(v2_dir, "tmall")), Ruleset(load_pack(v2_dir, "pinduoduo"))
+    assert "common.invoice_v2" not in fired(tmall, "发票，开不了")
+    assert "common.invoice_v2" in fired(tmall, "发票 开不了")
+    assert fired(pdd, "加我，微信号发您")["common.wechat_v2"] == ["加我，微信"]
+
+
+def test_guards_cancel_only_next_to_the_match_and_in_its_clause(v2_dir):
+    tmall, pdd = Ruleset(load_pack(v2_dir, "tmall")), Ruleset(load_pack(v2_dir, "pinduoduo"))
+    assert "common.invoice_v2" not in fired(tmall, "哪有没发票的")
+    assert "common.invoice_v2" in fired(tmall, "哪有，没发票的")  # the guard is in another clause
+    assert "common.invoice_v2" in fired(tmall, "哪有这种事，我们没发票")  # and not next to it
+    assert "common.wechat_v2" not in fired(pdd, "加微信就不加了")
+    assert "common.wechat_v2" in fired(pdd, "加微信吧，不加了也行")
+
+
+def test_questions_are_skipped_when_the_rule_says_so(v2_dir):
+    tmall = Ruleset(load_pack(v2_dir, "tmall"))
+    for asked in ("发票没有开吗", "您是说发票开不了？", "发票开不了吗 ？"):
+        assert "common.invoice_v2" not in fired(tmall, asked), asked
+    assert "common.invoice_v2" in fired(tmall, "发票开不了。您还需要吗？")
+
+
+def test_a_rule_is_kept_to_its_platforms(v2_dir):
+    ids = {p: {r.id for r in load_pack(v2_dir, p).rules} for p in PLATFORMS}
+    assert {p for p, found in ids.items() if "common.wechat_v2" in found} == {"pinduoduo", "jd"}
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (("INVOICE = [", "invoice = ["), "'invoice': lexicon names are upper case"),
+    (('["{INVOICE}", "{NEG_ISSUE}"]', '["{INVOICES}", "{NEG_ISSUE}"]'), "near.groups: unknown lexicon {INVOICES}"),
+    (('NEG_ISSUE = [', 'EMPTY = []\nNEG_ISSUE = ['), "EMPTY is empty"),
+    (("ordered = true", "ordered = 1"), "near.ordered must be true or false"),
+    (('within = 8, ordered', 'scope = "para", within = 8, ordered'), "near.scope must be one of clause, message"),
+    (("within = 2 }", "within = 2, words = [] }"), "unless_before must be a table with phrases"),
+    (('platforms = ["pinduoduo", "jd"]', 'platforms = ["ebay"]'), "platforms must be a non-empty list"),
+    (("skip_questions = true", "skip_questions = \"yes\""), "skip_questions must be true or false"),
+])
+def test_v2_problems_are_reported(tmp_path, change, problem):
+    write_packs(tmp_path, common=COMMON + V2_RULES.replace(*change))
+    assert problem in "\n".join(check(tmp_path))
+
+
+def test_a_phrase_that_stands_for_too_many_is_refused(tmp_path):
+    many = '\n[lexicons]\nDIGIT = ["0","1","2","3","4","5","6","7","8","9"]\n'
+    rule = V2_RULES.split("[[rules]]")[1].replace('any = ["{NEG}{INVOICE}"]', 'any = ["{DIGIT}{DIGIT}{DIGIT}{DIGIT}"]')
+    write_packs(tmp_path, common=COMMON + many + "\n[[rules]]" + rule.replace("unless_before", "unless_x"))
+    problems = "\n".join(check(tmp_path))
+    assert "stands for 10000 phrases, over 4096" in problems
+
+
+def test_a_lexicon_is_defined_once_per_pack(tmp_path):
+    twice = PLATFORM.replace("[reply]", '[lexicons]\nNEG = ["无"]\n\n[reply]')
+    write_packs(tmp_path, common=COMMON + V2_RULES, platform=twice)
+    assert "tmall.toml:lexicons: NEG is defined twice" in "\n".join(check(tmp_path))

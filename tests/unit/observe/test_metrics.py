@@ -77,10 +77,10 @@ def test_per_shop_series_are_capped_worst_first_and_idle_shops_go():
 
 def test_pack_versions_replace_each_other():
     m = Metrics()
-    m.set_pack_versions({"jd": "jd-1"})
-    m.set_pack_versions({"jd": "jd-2"})
-    assert value(m, "stream_guard_rule_pack_info", platform="jd", version="jd-2") == 1
-    assert value(m, "stream_guard_rule_pack_info", platform="jd", version="jd-1") is None
+    m.set_pack_versions({"jd": "jd-1"}, "v2")
+    m.set_pack_versions({"jd": "jd-2"}, "v2")
+    assert value(m, "stream_guard_rule_pack_info", platform="jd", version="jd-2", contract="v2") == 1
+    assert value(m, "stream_guard_rule_pack_info", platform="jd", version="jd-1", contract="v2") is None
 
 
 def test_served_over_http():
