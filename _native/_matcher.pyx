@@ -157,11 +157,37 @@ ctypedef fused census_unit:
     uint32_t
 
 
+cdef enum:
+    MAX_WANTED_OTHERS = 256  # symbols beyond ASCII that raise FLAG_SYMBOL
+
+
+cdef struct Wanted:
+    # the symbols that raise FLAG_SYMBOL: ASCII ones by table; the others in a sorted array,
+    # behind a one-byte filter on their low bits so that most characters cost one lookup
+    uint8_t ascii[128]
+    uint8_t low_bits[256]
+    uint32_t others[MAX_WANTED_OTHERS]
+    Py_ssize_t n_others
+
+
+cdef bint wanted_other(const Wanted* wanted, uint32_t c) noexcept nogil:
+    cdef Py_ssize_t lo = 0, hi = wanted.n_others, mid
+    if not wanted.low_bits[c & 255]:
+        return False
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if wanted.others[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < wanted.n_others and wanted.others[lo] == c
+
+
 cdef void count_classes(const census_unit* data, Py_ssize_t n, Py_ssize_t* counts,
-                        const uint8_t* wanted_symbols) noexcept nogil:
+                        const Wanted* wanted) noexcept nogil:
     """counts: digits, Latin letters, dots between two ASCII letters or digits (a.b: what a
-    domain needs), at signs, and the ASCII symbols marked in wanted_symbols[128]; all on the
-    folded characters."""
+    domain needs), at signs, and the wanted symbols; all on the folded characters (a wanted
+    symbol beyond ASCII also as written)."""
     cdef Py_ssize_t i
     cdef uint32_t e, kind, c
     cdef bint alnum, prev_alnum = False, dot_after_alnum = False
@@ -185,7 +211,10 @@ cdef void count_classes(const census_unit* data, Py_ssize_t n, Py_ssize_t* count
             alnum = True
         elif c == 0x40:
             counts[3] += 1
-        if c < 128 and wanted_symbols[c]:
+        if c < 128:
+            if wanted.ascii[c]:
+                counts[4] += 1
+        elif wanted.n_others and (wanted_other(wanted, c) or wanted_other(wanted, data[i])):
             counts[4] += 1
         if alnum and dot_after_alnum:
             counts[2] += 1
@@ -199,9 +228,9 @@ def census(str text not None):
     folded form, so full-width and circled forms and Chinese numerals count too: the detectors'
     cheap first question, in one native pass instead of several Python ones."""
     cdef Py_ssize_t counts[5]
-    cdef uint8_t none[128]
-    memset(none, 0, 128)
-    take_census(text, counts, none)
+    cdef Wanted none
+    _wanted_symbols("", &none)
+    take_census(text, counts, &none)
     return (counts[0], counts[1], counts[2], counts[3])
 
 
@@ -210,35 +239,43 @@ cdef enum:
     F_NUMBER = 1     # at least min_digits digits
     F_LINK = 2       # a dot between letters or digits, and a Latin letter
     F_AT = 4         # an at sign
-    F_SYMBOL = 8     # one of the given ASCII symbols
+    F_SYMBOL = 8     # one of the given symbols
     F_SHORT = 16     # at most short_len characters
 FLAG_NUMBER, FLAG_LINK, FLAG_AT, FLAG_SYMBOL, FLAG_SHORT = F_NUMBER, F_LINK, F_AT, F_SYMBOL, F_SHORT
 
 
 def census_flags(str text not None, Py_ssize_t min_digits, Py_ssize_t short_len, str symbols=""):
     """The census as bit flags (FLAG_*): the rule engine's whole question for a message with no
-    phrase hit, in one call. symbols: the ASCII symbols that raise FLAG_SYMBOL (after folding,
-    so ＋ counts as +)."""
-    cdef uint8_t wanted[128]
-    _wanted_symbols(symbols, wanted)
-    return _flags(text, min_digits, short_len, wanted)
+    phrase hit, in one call. symbols: the symbols that raise FLAG_SYMBOL, found after folding (so
+    ＋ counts as +) and, beyond ASCII, also as written."""
+    cdef Wanted wanted
+    _wanted_symbols(symbols, &wanted)
+    return _flags(text, min_digits, short_len, &wanted)
 
 
 def census_flags_batch(texts, Py_ssize_t min_digits, Py_ssize_t short_len, str symbols=""):
     """census_flags() of each text of a sequence (all str), paying the call overhead once."""
-    cdef uint8_t wanted[128]
-    _wanted_symbols(symbols, wanted)
-    return [_flags(<str?>text, min_digits, short_len, wanted) for text in texts]
+    cdef Wanted wanted
+    _wanted_symbols(symbols, &wanted)
+    return [_flags(<str?>text, min_digits, short_len, &wanted) for text in texts]
 
 
-cdef void _wanted_symbols(str symbols, uint8_t* wanted):
-    memset(wanted, 0, 128)
+cdef int _wanted_symbols(str symbols, Wanted* wanted) except -1:
+    memset(wanted, 0, sizeof(Wanted))
+    others = sorted({ord(ch) for ch in symbols if ord(ch) >= 128})
+    if len(others) > MAX_WANTED_OTHERS:
+        raise ValueError(f"at most {MAX_WANTED_OTHERS} symbols beyond ASCII, not {len(others)}")
     for ch in symbols:
         if ord(ch) < 128:
-            wanted[ord(ch)] = 1
+            wanted.ascii[ord(ch)] = 1
+    for code in others:
+        wanted.others[wanted.n_others] = code
+        wanted.n_others += 1
+        wanted.low_bits[code & 255] = 1
+    return 0
 
 
-cdef int _flags(str text, Py_ssize_t min_digits, Py_ssize_t short_len, const uint8_t* wanted):
+cdef int _flags(str text, Py_ssize_t min_digits, Py_ssize_t short_len, const Wanted* wanted):
     cdef Py_ssize_t counts[5]
     take_census(text, counts, wanted)
     return ((F_NUMBER if counts[0] >= min_digits else 0)
@@ -248,17 +285,17 @@ cdef int _flags(str text, Py_ssize_t min_digits, Py_ssize_t short_len, const uin
             | (F_SHORT if PyUnicode_GET_LENGTH(text) <= short_len else 0))
 
 
-cdef void take_census(str text, Py_ssize_t* counts, const uint8_t* wanted_symbols):
+cdef void take_census(str text, Py_ssize_t* counts, const Wanted* wanted):
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     counts[0] = counts[1] = counts[2] = counts[3] = counts[4] = 0
     if kind == PyUnicode_1BYTE_KIND:
-        count_classes(<const uint8_t*>data, n, counts, wanted_symbols)
+        count_classes(<const uint8_t*>data, n, counts, wanted)
     elif kind == PyUnicode_2BYTE_KIND:
-        count_classes(<const uint16_t*>data, n, counts, wanted_symbols)
+        count_classes(<const uint16_t*>data, n, counts, wanted)
     else:
-        count_classes(<const uint32_t*>data, n, counts, wanted_symbols)
+        count_classes(<const uint32_t*>data, n, counts, wanted)
 
 
 # ---- the automaton --------------------------------------------------------------------------
@@ -543,50 +580,61 @@ cdef uint32_t hash_slot(uint64_t key, uint64_t mask) noexcept nogil:
 # ---- which messages can fire a rule at all ------------------------------------------------------
 
 cdef enum:
-    ALONE = -1  # a code: the pattern's hit fires (or wakes) a rule by itself
     MAX_GROUPS = 64  # groups of one clause: the bits of a mask
 
 
 cdef class Conjunctions:
-    """Whether a message's hits can fire a rule: a hit of a pattern that fires alone (an `any`
-    phrase, a context word a detector waits for), or hits in every group of one clause (the groups
-    of a `near`). Rule evaluation asks this of every message first, in one call for the batch,
-    and judges only those it says yes to: a common word that matters only beside others (a near
-    group, a guard) then costs the message no Python step.
+    """Which rules a message's hits can fire: a rule one of whose patterns fires it alone (an `any`
+    phrase, a context word a detector waits for), or a rule with hits in every group of one of its
+    clauses (the groups of a `near`). Rule evaluation asks this of every message first, in one call
+    for the batch, and judges only those it says yes to, and in them only the rules named: a common
+    word that matters only beside others (a near group, a guard) then costs the message no Python
+    step.
 
-    `entries[pattern id]` lists what a hit of that pattern counts for: `-1` (it fires alone) or a
-    pair (clause, group); `groups[clause]` is the clause's number of groups (at most 64)."""
-    cdef Py_ssize_t n_patterns, n_clauses
+    `entries[pattern id]` lists what a hit of that pattern counts for: a rule index (the hit fires
+    that rule alone) or a pair (clause, group); `clauses[clause]` is (the clause's rule, its number
+    of groups, at most 64)."""
+    cdef Py_ssize_t n_patterns, n_clauses, n_rules
     cdef Py_ssize_t* offsets  # entries of pattern p: codes[offsets[p]:offsets[p + 1]]
-    cdef Py_ssize_t* codes  # ALONE, or clause * MAX_GROUPS + group
+    cdef Py_ssize_t* codes  # -1 - rule (fires that rule alone), or clause * MAX_GROUPS + group
     cdef uint64_t* full  # the mask of a clause whose every group hit
+    cdef Py_ssize_t* clause_rule
 
-    def __cinit__(self, entries, groups):
-        cdef Py_ssize_t p, k, total = 0, clause, group
+    def __cinit__(self, entries, clauses):
+        cdef Py_ssize_t p, k, total = 0, clause, group, rule
         entries = [tuple(e) for e in entries]
-        groups = list(groups)
-        self.n_patterns, self.n_clauses = len(entries), len(groups)
-        for count in groups:
+        clauses = [tuple(c) for c in clauses]
+        self.n_patterns, self.n_clauses, self.n_rules = len(entries), len(clauses), 0
+        for rule, count in clauses:
             if not 1 <= count <= MAX_GROUPS:
                 raise ValueError(f"a clause has 1 to {MAX_GROUPS} groups, not {count}")
+            if rule < 0:
+                raise ValueError(f"not a rule index: {rule}")
+            self.n_rules = max(self.n_rules, rule + 1)
         for e in entries:
             total += len(e)
         self.offsets = <Py_ssize_t*>malloc((self.n_patterns + 1) * sizeof(Py_ssize_t))
         self.codes = <Py_ssize_t*>malloc(max(total, 1) * sizeof(Py_ssize_t))
         self.full = <uint64_t*>malloc(max(self.n_clauses, 1) * sizeof(uint64_t))
-        if self.offsets == NULL or self.codes == NULL or self.full == NULL:
+        self.clause_rule = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
+        if self.offsets == NULL or self.codes == NULL or self.full == NULL or self.clause_rule == NULL:
             raise MemoryError()
         for clause in range(self.n_clauses):
-            self.full[clause] = (<uint64_t>-1) if groups[clause] == MAX_GROUPS else ((<uint64_t>1 << groups[clause]) - 1)
+            rule, count = clauses[clause]
+            self.clause_rule[clause] = rule
+            self.full[clause] = (<uint64_t>-1) if count == MAX_GROUPS else ((<uint64_t>1 << count) - 1)
         k = 0
         for p in range(self.n_patterns):
             self.offsets[p] = k
             for entry in entries[p]:
-                if entry == -1:
-                    self.codes[k] = ALONE
+                if isinstance(entry, int):
+                    if entry < 0:
+                        raise ValueError(f"pattern {p}: not a rule index: {entry}")
+                    self.codes[k] = -1 - <Py_ssize_t>entry
+                    self.n_rules = max(self.n_rules, entry + 1)
                 else:
                     clause, group = entry
-                    if not (0 <= clause < self.n_clauses and 0 <= group < groups[clause]):
+                    if not (0 <= clause < self.n_clauses and 0 <= group < clauses[clause][1]):
                         raise ValueError(f"pattern {p}: no group {group} in clause {clause}")
                     self.codes[k] = clause * MAX_GROUPS + group
                 k += 1
@@ -596,34 +644,46 @@ cdef class Conjunctions:
         free(self.offsets)
         free(self.codes)
         free(self.full)
+        free(self.clause_rule)
 
-    cdef int _fires(self, const Hit* hits, Py_ssize_t count, uint64_t* seen, Py_ssize_t* touched) noexcept nogil:
-        """1 when the hits can fire a rule, else 0; a pattern id it does not know counts for
-        nothing (the Matcher that finds them is built from the same phrases)."""
-        cdef Py_ssize_t n_touched = 0, i, h, k, code, clause, pid
-        cdef int found = 0
+    cdef Py_ssize_t _fires(self, const Hit* hits, Py_ssize_t count, uint64_t* seen, Py_ssize_t* touched,
+                           uint8_t* fired, Py_ssize_t* rules) noexcept nogil:
+        """With `rules` NULL: 1 when the hits can fire a rule, else 0. Otherwise the number of
+        rules they can fire, written to `rules` in the order first found, each once (`fired`:
+        a cleared flag per rule, cleared again before returning). A pattern id it does not know
+        counts for nothing (the Matcher that finds them is built from the same phrases)."""
+        cdef Py_ssize_t n_touched = 0, n_rules = 0, i, h, k, code, clause, pid, rule
         for h in range(count):
             pid = hits[h].pid
             if pid >= self.n_patterns:
                 continue
             for k in range(self.offsets[pid], self.offsets[pid + 1]):
                 code = self.codes[k]
-                if code == ALONE:
-                    found = 1
+                if code < 0:
+                    rule = -1 - code
+                else:
+                    clause = code // MAX_GROUPS
+                    if seen[clause] == 0:
+                        touched[n_touched] = clause
+                        n_touched += 1
+                    seen[clause] |= <uint64_t>1 << (code % MAX_GROUPS)
+                    if seen[clause] != self.full[clause]:
+                        continue
+                    rule = self.clause_rule[clause]
+                if rules == NULL:
+                    n_rules = 1
                     break
-                clause = code // MAX_GROUPS
-                if seen[clause] == 0:
-                    touched[n_touched] = clause
-                    n_touched += 1
-                seen[clause] |= <uint64_t>1 << (code % MAX_GROUPS)
-                if seen[clause] == self.full[clause]:
-                    found = 1
-                    break
-            if found:
+                if not fired[rule]:
+                    fired[rule] = 1
+                    rules[n_rules] = rule
+                    n_rules += 1
+            if n_rules and rules == NULL:
                 break
         for i in range(n_touched):  # the scratch is clean for the next message
             seen[touched[i]] = 0
-        return found
+        for i in range(n_rules if rules != NULL else 0):
+            fired[rules[i]] = 0
+        return n_rules
 
     cdef int _scratch(self, uint64_t** seen, Py_ssize_t** touched) except -1:
         seen[0] = <uint64_t*>calloc(max(self.n_clauses, 1), sizeof(uint64_t))
@@ -634,32 +694,63 @@ cdef class Conjunctions:
             raise MemoryError()
         return 0
 
+    def rules(self, hits):
+        """The rules these hits (`(pattern id, start, end)`, as `Matcher.find` gives) can fire, as
+        a tuple of rule indexes in ascending order."""
+        cdef uint64_t* seen = NULL
+        cdef Py_ssize_t* touched = NULL
+        cdef uint8_t* fired = <uint8_t*>calloc(max(self.n_rules, 1), sizeof(uint8_t))
+        cdef Py_ssize_t* found = <Py_ssize_t*>malloc(max(self.n_rules, 1) * sizeof(Py_ssize_t))
+        cdef HitBuffer buf
+        cdef Py_ssize_t n, i
+        buf.hits, buf.count, buf.capacity = NULL, 0, 0
+        try:
+            if fired == NULL or found == NULL:
+                raise MemoryError()
+            self._scratch(&seen, &touched)
+            _hits_into(hits, &buf)
+            n = self._fires(buf.hits, buf.count, seen, touched, fired, found)
+            return tuple(sorted([found[i] for i in range(n)]))
+        finally:
+            free(seen)
+            free(touched)
+            free(fired)
+            free(found)
+            free(buf.hits)
+
     def fires(self, hits):
-        """Whether these hits (`(pattern id, start, end)`, as `Matcher.find` gives) can fire a rule."""
+        """Whether these hits can fire a rule."""
         return self.fires_batch([hits])[0]
 
     def fires_batch(self, all_hits):
         """`fires` for each message's hits, in one call."""
-        cdef uint64_t* seen
-        cdef Py_ssize_t* touched
+        cdef uint64_t* seen = NULL
+        cdef Py_ssize_t* touched = NULL
         cdef HitBuffer buf
-        cdef Py_ssize_t i
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
-        self._scratch(&seen, &touched)
         out = []
         try:
+            self._scratch(&seen, &touched)
             for hits in all_hits:
                 buf.count = 0
-                for hit in hits:
-                    pid, start, end = hit
-                    if pid < 0 or push_hit(&buf, pid, start, end) < 0:
-                        raise ValueError(f"not a hit: {hit!r}") if pid < 0 else MemoryError()
-                out.append(self._fires(buf.hits, buf.count, seen, touched) == 1)
+                _hits_into(hits, &buf)
+                out.append(self._fires(buf.hits, buf.count, seen, touched, NULL, NULL) == 1)
             return out
         finally:
             free(seen)
             free(touched)
             free(buf.hits)
+
+
+cdef int _hits_into(hits, HitBuffer* buf) except -1:
+    """Python hits `(pattern id, start, end)` appended to a buffer."""
+    for hit in hits:
+        pid, start, end = hit
+        if pid < 0:
+            raise ValueError(f"not a hit: {hit!r}")
+        if push_hit(buf, pid, start, end) < 0:
+            raise MemoryError()
+    return 0
 
 
 cdef class Matcher:
@@ -989,7 +1080,7 @@ cdef class Matcher:
             raise MemoryError()
         if hits.count == 0:
             return ()  # the shared empty tuple: most messages allocate nothing
-        if gate is not None and not gate._fires(hits.hits, hits.count, seen, touched):
+        if gate is not None and not gate._fires(hits.hits, hits.count, seen, touched, NULL, NULL):
             return None  # hits that cannot fire a rule: none of them become objects
         order_hits(hits, longest)
         return hits_as_tuple(hits)
@@ -1000,15 +1091,23 @@ cdef class Matcher:
         longest=True: leftmost-longest, non-overlapping."""
         return self.find_batch((text,), longest)[0]
 
-    def find_batch(self, texts, bint longest=False, Conjunctions gate=None):
+    def find_batch(self, texts, bint longest=False, Conjunctions gate=None, keep=None):
         """find() for each text of a sequence, paying the call overhead once: a list with one
         tuple of hits per text. With a `gate` (Conjunctions over this matcher's pattern ids), a
-        text whose hits cannot fire a rule gets None instead of its hits."""
+        text whose hits cannot fire a rule gets None instead of its hits, unless `keep` (a
+        sequence as long as `texts`) is true at its index."""
         cdef Py_ssize_t rsize = ring_size(&self.a)
-        cdef KeyElement* ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
+        cdef KeyElement* ring
         cdef HitBuffer hits
         cdef uint64_t* seen = NULL
         cdef Py_ssize_t* touched = NULL
+        cdef Py_ssize_t i = 0
+        if keep is not None:
+            keep = list(keep)
+            texts = list(texts)
+            if len(keep) != len(texts):
+                raise ValueError(f"keep has {len(keep)} entries for {len(texts)} texts")
+        ring = <KeyElement*>malloc(rsize * sizeof(KeyElement))
         hits.hits = NULL
         hits.count = 0
         hits.capacity = 0
@@ -1021,7 +1120,9 @@ cdef class Matcher:
             for text in texts:
                 if not isinstance(text, str):
                     raise TypeError(f"texts must be str, not {type(text).__name__}")
-                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits, gate, seen, touched))
+                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits,
+                                              None if keep is not None and keep[i] else gate, seen, touched))
+                i += 1
         finally:
             free(ring)
             free(hits.hits)

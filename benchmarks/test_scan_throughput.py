@@ -7,7 +7,8 @@ one of those is judged: the harder case). Both are encoded to JSONL bytes up fro
 `Engine.process_batch` in batches as `scan` does, with the stages timed apart on the same bytes:
 - decode: `events.decode_batch` of every batch (the native scanner into columns, `decode` for
   the records it leaves);
-- match: the bare native matcher of each event's platform over the message texts;
+- match: the bare native matcher of each event's platform (the phrases that can fire a rule,
+  `Ruleset.matcher`, every hit) over the message texts;
 - rules: `Ruleset.judge_batch` (matching and rule evaluation) over the messages the engine judges;
 - replies: `ReplyTracker.observe_decoded` over the decoded batches;
 - core: `Engine.process_batch`, everything together, which is what the budget is about: three

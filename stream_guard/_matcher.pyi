@@ -29,7 +29,7 @@ def census(text: str) -> tuple[int, int, int, int]:
     """(digits, Latin letters, dots between letters or digits, at signs), on the folded text."""
 
 def census_flags(text: str, min_digits: int, short_len: int, symbols: str = "") -> int:
-    """The census as FLAG_* bits."""
+    """The census as FLAG_* bits; FLAG_SYMBOL for any of `symbols` (at most 256 beyond ASCII)."""
 
 def census_flags_batch(texts: Iterable[str], min_digits: int, short_len: int, symbols: str = "") -> list[int]:
     """census_flags() of each text."""
@@ -61,12 +61,14 @@ class Matcher:
     def find(self, text: str, longest: bool = False) -> tuple[_Hit, ...]:
         """Hits by (start, end, pattern id); longest=True: leftmost-longest, non-overlapping."""
     @overload
-    def find_batch(self, texts: Iterable[str], longest: bool = False, gate: None = None) -> list[tuple[_Hit, ...]]:
+    def find_batch(self, texts: Iterable[str], longest: bool = False, gate: None = None,
+                   keep: None = None) -> list[tuple[_Hit, ...]]:
         """find() of each text."""
     @overload
     def find_batch(self, texts: Iterable[str], longest: bool = False, *,
-                   gate: Conjunctions) -> list[tuple[_Hit, ...] | None]:
-        """find() of each text; None for a text whose hits cannot fire a rule by the gate."""
+                   gate: Conjunctions, keep: Sequence[object] | None = None) -> list[tuple[_Hit, ...] | None]:
+        """find() of each text; None for a text whose hits cannot fire a rule by the gate, unless
+        `keep` is true at its index."""
     def normalize(self, text: str) -> str:
         """The folded key stream this matcher searches."""
     def __reduce__(self) -> tuple[Callable[[tuple[str, ...], _Options], Matcher], tuple[tuple[str, ...], _Options]]: ...
@@ -80,10 +82,14 @@ class CharMap:
 
 @disjoint_base
 class Conjunctions:
-    """Whether a message's hits can fire a rule: a hit of a pattern that fires alone, or hits in
-    every group of one clause."""
+    """Which rules a message's hits can fire: a hit of a pattern that fires its rule alone
+    (`entries[pattern]` holds the rule index), or hits in every group of one of a rule's clauses
+    (`entries[pattern]` holds (clause, group); `clauses[clause]` is (rule, number of groups))."""
 
-    def __new__(cls, entries: Sequence[Sequence[int | tuple[int, int]]], groups: Sequence[int]) -> Conjunctions: ...
+    def __new__(cls, entries: Sequence[Sequence[int | tuple[int, int]]],
+                clauses: Sequence[tuple[int, int]]) -> Conjunctions: ...
+    def rules(self, hits: Sequence[tuple[int, int, int]]) -> tuple[int, ...]:
+        """The rule indexes the hits can fire, ascending."""
     def fires(self, hits: Sequence[tuple[int, int, int]]) -> bool: ...
     def fires_batch(self, all_hits: Iterable[Sequence[tuple[int, int, int]]]) -> list[bool]: ...
 

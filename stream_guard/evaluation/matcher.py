@@ -2,7 +2,8 @@
 
     Matcher(patterns, *, fold_numbers=False, fold_repeats=True, whole_words=True, max_gap=8)
     .find(text, longest=False) -> tuple[(pattern_id, start, end), ...]
-    .find_batch(texts, longest=False) -> list[tuple[(pattern_id, start, end), ...]]
+    .find_batch(texts, longest=False, gate=None) -> list[tuple[(pattern_id, start, end), ...]]
+        (with a gate, None for a text whose hits cannot fire a rule)
     .normalize(text) -> str
 census(text) -> (digits, latin letters, dots between letters/digits, at signs), on folded text
 census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule engine's cheap
@@ -10,8 +11,9 @@ census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule e
 census_flags_batch(texts, min_digits, short_len, symbols="") -> [FLAG_* bits], one per text
 CharMap(table).translate(text) -> text.translate(table), for a one-to-one table, in C
 DigitRuns(separators, glue).find(ascii_view) -> ((start, end, digits), ...), the detectors' number runs
-Conjunctions(entries, groups).fires_batch(all_hits) -> [bool]: whether each message's hits can fire
-    a rule at all (a phrase that fires alone, or every group of one clause)
+Conjunctions(entries, clauses): which rules a message's hits can fire (a phrase that fires its
+    rule alone, or every group of one of a rule's clauses); .rules(hits) -> rule indexes,
+    .fires(hits) / .fires_batch(all_hits) -> whether any
 
 Offsets are code points of the original text, end exclusive. There is deliberately no pure-Python
 fallback: a silently 50x slower matcher is worse than a clear error at import.

@@ -43,6 +43,7 @@ class Meta(Protocol):
 
 # What a phrase is to a rule: slot kinds
 ANY, UNLESS, NEAR, CONTEXT, BEFORE, AFTER, CROSS = "any", "unless", "near", "context", "before", "after", "cross"
+FIRING_SLOTS = (ANY, NEAR, CONTEXT)  # the slots whose phrases can make a rule fire
 
 # Where a clause ends, whatever the width of the mark: the parts of one near match, and a match
 # and the guard phrases that cancel it, stay inside one clause.
@@ -82,6 +83,14 @@ class _RuleHits:
 
 # the hits of a rule that had none (a detector rule woken by the census): read, never added to
 _NO_HITS = _RuleHits()
+
+
+def _add_hit(rh: _RuleHits, slots, span: Span) -> None:
+    for slot, where in slots:
+        if slot == NEAR:
+            rh.near[where].append(span)
+        else:
+            getattr(rh, slot).append(span)
 
 
 def _only_symbols(phrase: str) -> bool:
@@ -321,6 +330,14 @@ class Ruleset:
                     add(word, ri, CROSS)
         self.phrases = tuple(phrase_ids)
         self._owners = tuple(tuple(o) for o in owners)
+        # the same by rule: for a phrase, {rule index: ((slot, where), ...)}
+        by_rule: list[dict[int, list[tuple[str, tuple[int, int] | None]]]] = []
+        for o in owners:
+            slots: dict[int, list[tuple[str, tuple[int, int] | None]]] = {}
+            for ri, slot, where in o:
+                slots.setdefault(ri, []).append((slot, where))
+            by_rule.append(slots)
+        self._owners_by_rule = tuple({ri: tuple(v) for ri, v in d.items()} for d in by_rule)
         # Phrases made only of symbols ("+", "@@") would make those symbols significant in the
         # matcher, and 微+信 would stop matching 微信; they are found by a plain search of the
         # width-folded text instead, and the matcher gets an empty phrase in their place.
@@ -328,20 +345,27 @@ class Ruleset:
             (pid, p.translate(detectors.ASCII_FOLD)) for pid, p in enumerate(self.phrases) if _only_symbols(p)
         )
         symbol_ids = {pid for pid, _ in self._symbol_phrases}
-        # characters whose width-folded form starts a symbol phrase: the cheap test before a search
+        # the characters whose width-folded form starts a symbol phrase: the census looks for
+        # them, and symbol phrases are searched for only in a message that has one
         starts = {phrase[0] for _, phrase in self._symbol_phrases}
-        self._symbol_starts = tuple(sorted(set(starts) | {
+        self._symbol_census = "".join(sorted(starts | {
             chr(code) for code, folded in detectors.ASCII_FOLD.items() if folded[:1] in starts
         }))
-        # symbol phrases are looked for when the census sees their first (ASCII) character, or
-        # always when one starts with another symbol
-        self._symbol_ascii = "".join(sorted(c for c in starts if ord(c) < 128))
-        self._symbol_starts_other = any(ord(c) >= 128 for c in starts)
 
-        # Numerals fold to digits in phrases and text alike, so 第一 also finds 第1 and phone
-        # numbers spelt in Chinese numerals meet the same phrases.
-        self.matcher = Matcher(["" if pid in symbol_ids else p for pid, p in enumerate(self.phrases)],
+        # Two matchers over the one phrase numbering (each gets an empty phrase for the other's):
+        # the phrases that can make a rule fire (any, near, context), which every message meets,
+        # and the phrases that only cancel or guard a match (unless, guards, crossing words),
+        # looked for only in a message where some rule that has them can fire. Numerals fold to
+        # digits in phrases and text alike, so 第一 also finds 第1 and phone numbers spelt in
+        # Chinese numerals meet the same phrases.
+        firing = [pid not in symbol_ids and any(slot in FIRING_SLOTS for _, slot, _ in o)
+                  for pid, o in enumerate(owners)]
+        self.matcher = Matcher([p if firing[pid] else "" for pid, p in enumerate(self.phrases)],
                                fold_numbers=True)
+        self._guard_matcher = Matcher(
+            ["" if firing[pid] or pid in symbol_ids else p for pid, p in enumerate(self.phrases)], fold_numbers=True)
+        self._guarded = frozenset(ri for pid, o in enumerate(owners) if not firing[pid] and pid not in symbol_ids
+                                  for ri, _, _ in o)
         # Detector rules by the cheap question that must be yes before their scanner runs;
         # a WeChat id rule, whose context is rarer than its ids, runs only when its context hits.
         gated: defaultdict[int, list[int]] = defaultdict(list)
@@ -352,38 +376,34 @@ class Ruleset:
         filler_chars = {ch for r in self.rules if r.detector and r.detector.name == "short_filler"
                         for w in r.detector.words for ch in w}
         self._filler_strip = detectors.EDGE_NOISE + "".join(sorted(filler_chars))
-        self._find = self.matcher.find
         # census flags that send a message without phrase hits on to _judge
-        self._wake_flags = (FLAG_SYMBOL if self._symbol_ascii else 0) | (
+        self._wake_flags = (FLAG_SYMBOL if self._symbol_census else 0) | (
             FLAG_SHORT if filler_chars else 0)
         for gate, _ in self._gated_rules:
             self._wake_flags |= {detectors.NUMBER: FLAG_NUMBER, detectors.LINK: FLAG_LINK,
                                  detectors.EMAIL: FLAG_AT, detectors.SHORT: 0}[gate]
         self._conjunctions = self._conjunctions_of({i for _, rules in self._gated_rules for i in rules})
-        # symbol phrases beyond ASCII (🐧, ➕) that the census cannot see: one regex search wakes them
-        others = "".join(re.escape(c) for c in self._symbol_starts if ord(c) >= 128)
-        self._symbol_others = re.compile(f"[{others}]").search if others else None
 
     def _conjunctions_of(self, gated: set[int]) -> Conjunctions:
         """What a hit of each phrase counts for towards firing a rule: an `any` phrase, or the
-        context a waiting detector needs, fires alone; a near group's phrase is one group of its
-        clause. Unless phrases, guards and crossing words never make a rule fire."""
+        context a waiting detector needs, fires its rule alone; a near group's phrase is one group
+        of its clause. Unless phrases, guards and crossing words never make a rule fire."""
         clause_ids: dict[tuple[int, int], int] = {}
-        groups: list[int] = []
+        clauses: list[tuple[int, int]] = []
         for ri, rule in enumerate(self.rules):
             for ci, clause in enumerate(rule.near):
-                clause_ids[(ri, ci)] = len(groups)
-                groups.append(len(clause.groups))
+                clause_ids[(ri, ci)] = len(clauses)
+                clauses.append((ri, len(clause.groups)))
         entries = []
         for owners in self._owners:
-            counts: list[Any] = []
+            counts: list[int | tuple[int, int]] = []
             for ri, slot, where in owners:
                 if slot == ANY or (slot == CONTEXT and ri not in gated):
-                    counts.append(-1)
+                    counts.append(ri)
                 elif slot == NEAR and where is not None:
                     counts.append((clause_ids[(ri, where[0])], where[1]))
             entries.append(tuple(dict.fromkeys(counts)))
-        return Conjunctions(entries, groups)
+        return Conjunctions(entries, clauses)
 
     def allowed_everywhere(self, rule: Rule) -> tuple[str, ...]:
         """Phrases of a rule that can never fire: an allowed phrase of the rule normalises to the
@@ -409,31 +429,32 @@ class Ruleset:
         """Findings for (text, sender, meta) triples, with one native call for the batch."""
         messages = list(messages)
         texts = [m[0] for m in messages]
-        # hits only of the messages they can fire a rule in (None for the others: their hits are
-        # common words that count only beside others, and become no objects)
-        all_hits = self.matcher.find_batch(texts, gate=self._conjunctions)
-        all_flags = census_flags_batch(texts, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
-        wake, others = self._wake_flags, self._symbol_others
-        found: list[list[Finding]] = []
-        for (text, sender, meta), hits, flags in zip(messages, all_hits, all_flags, strict=True):
-            woken = bool(flags & wake) or (others is not None and others(text) is not None)
-            if hits is None:
-                # a detector or a symbol phrase may still complete a rule: then the hits count
-                hits = self._find(text) if woken else ()
-            found.append(self._judge_message(text, sender, meta, hits, flags) if hits or woken else [])
-        return found
+        all_flags = census_flags_batch(texts, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_census)
+        # a message the census says a detector or a symbol phrase may complete a rule in
+        wake, may_hold = self._wake_flags, self._may_hold_something
+        woken = [bool(flags & wake) and may_hold(text, flags) for text, flags in zip(texts, all_flags, strict=True)]
+        # hits only of the messages they can fire a rule in, or woken (None for the others: their
+        # hits are common words that count only beside others, and become no objects)
+        all_hits = self.matcher.find_batch(texts, gate=self._conjunctions, keep=woken)
+        judge = self._judge
+        return [judge(detectors.TextView(text, flags), sender, meta, hits, None) if hits or wakes else []
+                for (text, sender, meta), hits, flags, wakes in zip(messages, all_hits, all_flags, woken, strict=True)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
-        return self._judge_message(text, sender, meta, self._find(text), self._flags_of(text))
-
-    def _flags_of(self, text: str) -> int:
-        return census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_ascii)
-
-    def _judge_message(self, text: str, sender: str, meta, hits, flags: int) -> list[Finding]:
-        """Findings of one message, given its phrase hits and census flags."""
+        flags = self._flags_of(text)
+        hits = self.matcher.find(text)
         if not hits and not self._may_hold_something(text, flags):
             return []
         return self._judge(detectors.TextView(text, flags), sender, meta, hits, None)
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """Every phrase hit in a text, by (start, end, phrase id): those of both matchers and of
+        the symbol phrases."""
+        hits = list(self.matcher.find(text)) + list(self._guard_matcher.find(text)) + self._symbol_hits(text)
+        return sorted(hits, key=lambda h: (h[1], h[2], h[0]))
+
+    def _flags_of(self, text: str) -> int:
+        return census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE, self._symbol_census)
 
     def _may_hold_something(self, text: str, flags: int) -> bool:
         """The common message, with no phrase hit, stops here: after one native census (`flags`),
@@ -444,48 +465,39 @@ class Ruleset:
     def explain(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None):
         """(hits, decisions): every phrase hit, and for every rule that had a hit or a detector,
         whether it fired and why."""
-        hits = tuple(self.matcher.find(text)) + tuple(self._symbol_hits(text))
+        hits = tuple(self.find(text))
         decisions: list[Decision] = []
         self._judge(detectors.TextView(text, self._flags_of(text)), sender, meta, hits, decisions)
         return hits, decisions
 
     def _judge(self, view: detectors.TextView, sender, meta, hits, decisions: list[Decision] | None) -> list[Finding]:
+        """Findings of one message given its hits: of the firing phrases when judging (the guard
+        phrases are looked for here, when a rule that has them can fire), of every phrase when
+        explaining (`decisions` then collects why each rule fired or not)."""
         text, flags = view.text, view.flags
-        if flags & FLAG_SYMBOL or self._symbol_starts_other:
-            for start in self._symbol_starts:  # `in` on a str is a C scan
-                if start in text:
-                    hits = list(hits) + self._symbol_hits(text)
-                    break
         # Which detectors could find anything (indexed by detectors.NUMBER, LINK, EMAIL, SHORT);
         # a curt filler is a short message made only of filler characters and punctuation.
         gates = (flags & FLAG_NUMBER, flags & FLAG_LINK, flags & FLAG_AT,
                  flags & FLAG_SHORT and not text.strip(self._filler_strip))
         gated = [rules for gate, rules in self._gated_rules if gates[gate]]
-        can_fire = decisions is not None or (bool(hits) and self._conjunctions.fires(hits))
-        if not gated and not can_fire:
-            return []
-        # hits that cannot fire a phrase rule matter only to the woken detector rules
-        only = None if can_fire else {ri for rules in gated for ri in rules}
-        per_rule: dict[int, _RuleHits] = {}
-        for pid, start, end in hits:
-            for ri, slot, where in self._owners[pid]:
-                if only is not None and ri not in only:
-                    continue
-                rh = per_rule.get(ri)
-                if rh is None:
-                    rh = per_rule[ri] = _RuleHits()
-                if slot == NEAR:
-                    rh.near[where].append((start, end))
-                else:
-                    getattr(rh, slot).append((start, end))
+        if decisions is not None:  # explaining: every rule a hit belongs to, and the woken ones
+            per_rule = self._hits_of_every_rule(hits)
+            candidates = set(per_rule).union(*gated)
+        else:
+            if flags & FLAG_SYMBOL:
+                hits = list(hits) + self._symbol_hits(text)
+            # the rules that can fire: an any hit, every group of a near clause, a detector's
+            # context (the native gate says which), or a woken detector; a rule with only guard
+            # or allowed-phrase hits cannot
+            candidates = set(self._conjunctions.rules(hits)) if hits else set()
+            for rule_indexes in gated:
+                candidates.update(rule_indexes)
+            if not candidates:
+                return []
+            if not self._guarded.isdisjoint(candidates):
+                hits = list(hits) + list(self._guard_matcher.find(text))
+            per_rule = self._hits_of_rules(hits, candidates)
         clauses = _LazyClauses(text)
-        # the rules that can fire: an any hit, every group of a near clause, a detector's context
-        # (or a woken detector); a rule with only guard or allowed-phrase hits cannot
-        candidates = {ri for ri, rh in per_rule.items() if rh.any or rh.context or decisions is not None
-                      or any(all((ci, gi) in rh.near for gi in range(len(clause.groups)))
-                             for ci, clause in enumerate(self.rules[ri].near))}
-        for rule_indexes in gated:
-            candidates.update(rule_indexes)
         findings = []
         for ri in sorted(candidates):
             rule = self.rules[ri]
@@ -500,6 +512,29 @@ class Ruleset:
                 if decision.fired or rh.any or rh.near or decision.reason:
                     decisions.append(decision)
         return findings
+
+    def _hits_of_rules(self, hits, rules: set[int]) -> dict[int, _RuleHits]:
+        """The hits of the given rules, by slot."""
+        per_rule = {ri: _RuleHits() for ri in rules}
+        by_rule = self._owners_by_rule
+        for pid, start, end in hits:
+            owned = by_rule[pid]
+            for ri in rules:
+                slots = owned.get(ri)
+                if slots is not None:
+                    _add_hit(per_rule[ri], slots, (start, end))
+        return per_rule
+
+    def _hits_of_every_rule(self, hits) -> dict[int, _RuleHits]:
+        """The hits of every rule that has one, by slot."""
+        per_rule: dict[int, _RuleHits] = {}
+        for pid, start, end in hits:
+            for ri, slots in self._owners_by_rule[pid].items():
+                rh = per_rule.get(ri)
+                if rh is None:
+                    rh = per_rule[ri] = _RuleHits()
+                _add_hit(rh, slots, (start, end))
+        return per_rule
 
     def _rule_spans(self, rule: Rule, rh: _RuleHits, sender, meta, view, clauses: _LazyClauses,
                     decision) -> list[Span]:

@@ -1,5 +1,5 @@
 """The native matcher agrees with the brute-force oracle on random texts and pattern sets; its
-character maps, batch census and number runs agree with their Python definitions."""
+character maps, batch census, number runs and rule gate agree with their Python definitions."""
 import random
 
 import oracle
@@ -15,6 +15,7 @@ from stream_guard.evaluation.matcher import (
     FLAG_SHORT,
     FLAG_SYMBOL,
     CharMap,
+    Conjunctions,
     DigitRuns,
     Matcher,
     census,
@@ -56,6 +57,70 @@ def patterns_and_text(draw):
         base = draw(st.sampled_from(patterns))
         patterns += [base[:-1], base[1:], base * 2]
     return patterns, text
+
+
+@st.composite
+def gates(draw, n_patterns):
+    """Conjunctions arguments over n_patterns pattern ids: clauses of rules, and what each
+    pattern's hit counts for (a rule alone, or a group of a clause)."""
+    n_rules = draw(st.integers(min_value=1, max_value=5))
+    clauses = draw(st.lists(st.tuples(st.integers(0, n_rules - 1), st.integers(1, 4)), max_size=4))
+    counts = st.integers(0, n_rules - 1)
+    if clauses:
+        counts = counts | st.integers(0, len(clauses) - 1).flatmap(
+            lambda c: st.tuples(st.just(c), st.integers(0, clauses[c][1] - 1)))
+    entries = draw(st.lists(st.lists(counts, max_size=3), min_size=n_patterns, max_size=n_patterns))
+    return entries, clauses
+
+
+def python_gate_rules(entries, clauses, hits) -> tuple[int, ...]:
+    """The rules the hits can fire: a pattern that fires its rule alone, or every group of one of
+    the rule's clauses hit (patterns beyond `entries` count for nothing)."""
+    fired, seen = set(), [set() for _ in clauses]
+    for pid, _, _ in hits:
+        for entry in entries[pid] if pid < len(entries) else ():
+            if isinstance(entry, int):
+                fired.add(entry)
+            else:
+                clause, group = entry
+                seen[clause].add(group)
+                if len(seen[clause]) == clauses[clause][1]:
+                    fired.add(clauses[clause][0])
+    return tuple(sorted(fired))
+
+
+@given(st.integers(0, 6).flatmap(lambda n: st.tuples(gates(n), st.lists(
+    st.tuples(st.integers(0, n + 1), st.integers(0, 9), st.integers(0, 9)), max_size=12))))
+def test_gate_rules_are_the_python_definition(case):
+    (entries, clauses), hits = case
+    gate = Conjunctions(entries, clauses)
+    expected = python_gate_rules(entries, clauses, hits)
+    assert gate.rules(hits) == expected
+    assert gate.fires(hits) == bool(expected)
+    assert gate.fires_batch([hits, []]) == [bool(expected), False]
+
+
+@given(patterns_and_text().flatmap(lambda case: st.tuples(
+    st.just(case), gates(len(case[0])), st.lists(st.booleans(), min_size=3, max_size=3))))
+def test_gated_batch_is_find_or_none(case):
+    (patterns, text), (entries, clauses), keep = case
+    matcher, gate = Matcher(patterns), Conjunctions(entries, clauses)
+    batch = [text, text[::-1], text + text]
+    got = matcher.find_batch(batch, gate=gate, keep=keep)
+    for one, kept, hits in zip(batch, keep, got, strict=True):
+        full = matcher.find(one)
+        assert hits == (full if kept or not full or gate.rules(full) else None)
+
+
+def test_gate_refuses_what_is_not_a_gate():
+    with pytest.raises(ValueError):
+        Conjunctions([[(0, 2)]], [(0, 2)])  # no group 2 in a clause of two
+    with pytest.raises(ValueError):
+        Conjunctions([[-1]], [])  # not a rule index
+    with pytest.raises(ValueError):
+        Conjunctions([], [(0, 65)])  # more groups than the mask holds
+    with pytest.raises(ValueError):
+        Matcher(["a"]).find_batch(["a", "b"], gate=Conjunctions([[0]], []), keep=[True])
 
 
 def check(patterns, text, opts):
@@ -112,15 +177,21 @@ def test_char_map_refuses_tables_that_are_not_one_to_one():
             CharMap(table)
 
 
-@given(st.lists(texts, max_size=5), st.sampled_from(["", "+", "+@#"]))
+# every class the census counts, in the forms that fold to it, and what ends or breaks a run
+CENSUS_ALPHABET = "09０９①⑳一二贰貳〇aZＡｚⅫ.。．｡@＠+＋#＃ \t\u3000\u00a0中发發😀½_-x➕🐧❤\u2764"
+CENSUS_SYMBOLS = ["", "+", "+@#", "-_", "➕🐧", "+＋❤", "发😀"]
+
+
+@given(st.lists(texts, max_size=5), st.sampled_from(CENSUS_SYMBOLS))
 def test_census_flags_batch_is_census_flags_of_each(batch, symbols):
     assert census_flags_batch(batch, 5, 3, symbols) == [census_flags(t, 5, 3, symbols) for t in batch]
 
 
 def python_census(text: str, symbols: str = "") -> tuple[int, int, int, int, int]:
-    """(digits, Latin letters, dots between two letters or digits, at signs, given ASCII symbols),
-    counted on each character's first folded character (numerals folded); whitespace ends a
-    letter-or-digit run: the definition the native census keeps."""
+    """(digits, Latin letters, dots between two letters or digits, at signs, given symbols),
+    counted on each character's first folded character (numerals folded; a symbol beyond ASCII
+    also as written); whitespace ends a letter-or-digit run: the definition the native census
+    keeps."""
     digits = letters = dots = ats = marked = 0
     prev_alnum = dot_after_alnum = False
     for ch in text:
@@ -133,18 +204,14 @@ def python_census(text: str, symbols: str = "") -> tuple[int, int, int, int, int
         digits += "0" <= c <= "9"
         letters += "a" <= c <= "z"
         ats += c == "@"
-        marked += ord(c) < 128 and c in symbols
+        marked += c in symbols if ord(c) < 128 else (c in symbols or ch in symbols)
         dots += alnum and dot_after_alnum
         dot_after_alnum = prev_alnum and c in ".。"
         prev_alnum = alnum
     return digits, letters, dots, ats, marked
 
 
-# every class the census counts, in the forms that fold to it, and what ends or breaks a run
-CENSUS_ALPHABET = "09０９①⑳一二贰貳〇aZＡｚⅫ.。．｡@＠+＋#＃ \t\u3000\u00a0中发發😀½_-x"
-
-
-@given(st.text(alphabet=CENSUS_ALPHABET, max_size=30) | st.text(max_size=12), st.sampled_from(["", "+", "+@#", "-_"]))
+@given(st.text(alphabet=CENSUS_ALPHABET, max_size=30) | st.text(max_size=12), st.sampled_from(CENSUS_SYMBOLS))
 def test_census_counts_are_the_python_definitions(text, symbols):
     digits, letters, dots, ats, marked = python_census(text, symbols)
     assert census(text) == (digits, letters, dots, ats)
