@@ -14,6 +14,8 @@ last element is complete, so spans cover whole runs.
 A built Matcher is immutable: all scan state lives on the C stack or in buffers owned by one call,
 so one Matcher may serve many threads.
 """
+import unicodedata
+
 from libc.stdlib cimport malloc, calloc, realloc, free, qsort
 from libc.string cimport memset
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
@@ -570,6 +572,13 @@ cdef uint32_t* alloc_u32(Py_ssize_t n) except NULL:
     return p
 
 
+def _pictograph(uint32_t code):
+    """fold_spec.pictograph of a folded separator: a symbol beyond ASCII and General Punctuation
+    (Sm, So), or an unassigned code point of the emoji planes; the same definition as the oracle's."""
+    category = unicodedata.category(chr(code))
+    return code >= 0x2070 and (category in ("Sm", "So") or (category == "Cn" and 0x1F000 <= code < 0x20000))
+
+
 cdef uint32_t hash_slot(uint64_t key, uint64_t mask) noexcept nogil:
     key ^= key >> 33
     key *= 0xff51afd7ed558ccdULL
@@ -822,7 +831,8 @@ cdef class Matcher:
             total += PyUnicode_GET_LENGTH(p)
         total = total * SG_MAX_EXPANSION + 1
 
-        # Pass 1: fold every pattern; separators that make up a whole pattern are significant.
+        # Pass 1: fold every pattern; separators that make up a whole pattern are significant, and
+        # so are the pictographs a pattern spells (🐧号).
         cdef uint32_t* folded = alloc_u32(total)
         cdef uint8_t* is_sep = <uint8_t*>calloc(total, 1)
         cdef uint32_t* folded_start = alloc_u32(n_pat + 1)
@@ -851,6 +861,10 @@ cdef class Matcher:
                 if only_separators:
                     for q in range(start, off):
                         significant.add(folded[q])
+                else:
+                    for q in range(start, off):
+                        if is_sep[q] and _pictograph(folded[q]):
+                            significant.add(folded[q])
                 folded_start[pid + 1] = off
             self._build_keys(folded, is_sep, folded_start, significant)
         finally:

@@ -8,8 +8,9 @@ definition is what makes "native agrees with the oracle" a meaningful property.
 Every code point folds to one of three kinds:
 - WHITESPACE: skipped between the characters of a hit, never part of a pattern;
 - SEPARATOR (punctuation, symbols, emoji, zero-width, bidi and combining marks): skipped between
-  the characters of a hit, unless a pattern made only of separators spells it out (`@@@@`);
-  carries its folded form so that `＠` and `@` are the same separator;
+  the characters of a hit, unless a pattern made only of separators spells it out (`@@@@`), or a
+  pattern spells out a pictograph (`🐧号`, `微❤`: see `pictograph`); carries its folded form so
+  that `＠` and `@` are the same separator;
 - CHARS: one to MAX_EXPANSION folded characters (NFKC, case folding, traditional -> simplified):
   `Ｆ` -> `f`, `Ⓕ` -> `f`, `⑴` -> `1`, `㈠` -> `一`, `發` -> `发`, `⑳` -> `20`.
 Chinese numerals fold to digits only in matchers built with number folding (NUMERALS).
@@ -68,6 +69,16 @@ def _is_whitespace(ch: str) -> bool:
 def _is_separator(ch: str) -> bool:
     category = unicodedata.category(ch)
     return category in _SEPARATOR_CATEGORIES or (category == "Cn" and ord(ch) in _EMOJI_PLANE)
+
+
+def pictograph(folded: str) -> bool:
+    """A folded separator that stands for a word when a pattern spells it (🐧 for 企鹅, ❤ for 信,
+    ➕ for 加): a symbol beyond ASCII and General Punctuation, or an emoji not yet in this Python's
+    Unicode data. Punctuation and ASCII symbols in a pattern (the % of 100%) are skipped as in
+    text. The native matcher's build keeps the same definition."""
+    code = ord(folded)
+    category = unicodedata.category(folded)
+    return code >= 0x2070 and (category in ("Sm", "So") or (category == "Cn" and code in _EMOJI_PLANE))
 
 
 def _fold_once(ch: str) -> str:

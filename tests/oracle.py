@@ -37,12 +37,15 @@ def fold(ch: str, fold_numbers: bool) -> tuple[int, str]:
 
 
 def significant_separators(patterns, fold_numbers: bool) -> set[str]:
+    """Separators a pattern spells out: every one of a pattern made only of separators, and the
+    pictographs of any pattern."""
     found = set()
     for p in patterns:
         folds = [fold(ch, fold_numbers) for ch in p]
         kept = [f for kind, f in folds if kind != WHITESPACE]
         if kept and all(kind != CHARS for kind, _ in folds):
             found.update(kept)
+        found.update(f for kind, f in folds if kind == SEPARATOR and fold_spec.pictograph(f))
     return found
 
 
@@ -181,6 +184,11 @@ def near_match(text, groups, within, ordered, in_clause):
 
 def covered(span, allowed) -> bool:
     return any(a[0] <= span[0] and span[1] <= a[1] for a in allowed)
+
+
+def crossed(hit, words) -> bool:
+    """A dictionary word starts before the term's hit and ends after its start (whole_terms)."""
+    return any(w[0] < hit[0] < w[1] for w in words)
 
 
 def guarded_before(text, span, hits, within) -> bool:

@@ -256,23 +256,22 @@ class _GuardHits:
 
 
 class _Crossings:
-    """Dictionary words hit in a message around a rule's short terms: a term hit that one of them
-    crosses (starts inside it and ends after, or the other way round) is read across a word."""
-    __slots__ = ("starts", "by_start")
+    """Dictionary words hit in a message before a rule's short terms: a term hit that one of them
+    crosses (the word starts before the hit and ends inside it) is read across a word. The word
+    list holds no word with the whole term in it, so a word that starts before a term's hit and
+    ends after its start ends inside it."""
+    __slots__ = ("starts", "reach")
 
     def __init__(self, hits: list[Span]):
-        self.by_start = sorted(hits)
-        self.starts = [h[0] for h in self.by_start]
+        by_start = sorted(hits)
+        self.starts = [h[0] for h in by_start]
+        self.reach: list[int] = []  # reach[i]: the furthest end of by_start[:i+1]
+        for h in by_start:
+            self.reach.append(max(h[1], self.reach[-1]) if self.reach else h[1])
 
     def cross(self, hit: Span) -> bool:
-        # a crossing word starts at most its length before the hit: the window is bounded
-        i = bisect_left(self.starts, hit[0] - max(folds.TERM_LENGTHS) - 1)
-        while i < len(self.starts) and self.starts[i] < hit[1]:
-            c = self.by_start[i]
-            if c[0] < hit[0] < c[1] < hit[1] or hit[0] < c[0] < hit[1] < c[1]:
-                return True
-            i += 1
-        return False
+        i = bisect_left(self.starts, hit[0])  # the words starting before the hit
+        return bool(i) and self.reach[i - 1] > hit[0]
 
 
 class _LazyClauses:

@@ -1,6 +1,6 @@
 """The rule constructs' bisections agree with their brute-force definitions (tests/oracle.py):
 near matches (ordered or not, in one clause or not), covering allowed phrases, guards before and
-after a match, and clause boundaries, on random texts and hit lists."""
+after a match, crossing dictionary words, and clause boundaries, on random texts and hit lists."""
 from __future__ import annotations
 
 import oracle
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream_guard.evaluation.packs import Near
-from stream_guard.evaluation.ruleset import _Clauses, _Cover, _GuardHits, _near_match
+from stream_guard.evaluation.ruleset import _Clauses, _Cover, _Crossings, _GuardHits, _near_match
 
 LENGTH = 40
 texts = st.text(alphabet="发票不开，。？?!；\n 吗a", min_size=LENGTH, max_size=LENGTH)
@@ -36,6 +36,13 @@ def test_a_hit_is_covered_exactly_when_an_allowed_span_holds_it(hits, allowed):
         found = cover.of(hit) if cover else None
         assert (found is not None) == oracle.covered(hit, allowed)
         assert found is None or (found in allowed and found[0] <= hit[0] and hit[1] <= found[1])
+
+
+@given(spans(), spans(max_size=12))
+def test_a_term_is_crossed_exactly_when_a_word_ends_inside_it(hits, words):
+    crossings = _Crossings(words) if words else None
+    for hit in hits:
+        assert bool(crossings and crossings.cross(hit)) == oracle.crossed(hit, words)
 
 
 @given(texts, spans(), spans(max_size=12), st.integers(0, 6))

@@ -317,6 +317,54 @@ def test_a_rule_is_kept_to_its_platforms(v2_dir):
     assert {p for p, found in ids.items() if "common.wechat_v2" in found} == {"pinduoduo", "jd"}
 
 
+WORDS_AND_FOLDS = '''
+[[rules]]
+id = "common.jd_shop"
+category = "contact_diversion"
+severity = "medium"
+source = "TM-CONTACT"
+penalty = { points = 4, action = "review" }
+whole_terms = true
+any = ["京东", "微信"]
+examples.hit = ["去京东下单", "加我微信号", "京东店铺"]
+examples.clean = ["南京东路", "稍微信号差", "您好"]
+
+[[rules]]
+id = "common.app_spelled"
+category = "contact_diversion"
+severity = "high"
+source = "TM-CONTACT"
+penalty = { points = 6, action = "block" }
+fold = ["pinyin", "homophones", "lookalikes", "stand_ins"]
+near = [{ groups = [["加"], ["微信", "企鹅"]], within = 8 }]
+examples.hit = ["加威芯", "加🐧", "加wx"]
+examples.clean = ["加急", "为新客户", "微信"]
+'''
+
+
+@pytest.fixture
+def words_dir(tmp_path):
+    return write_packs(tmp_path, common=COMMON + WORDS_AND_FOLDS)
+
+
+def test_whole_terms_cancel_a_term_a_dictionary_word_ends_inside(words_dir):
+    rules = Ruleset(load_pack(words_dir, "tmall"))
+    for ordinary in ("南京东路的门店", "北 京东路", "稍微信号差一点"):  # 南京, 北京, 稍微 end inside the term
+        assert "common.jd_shop" not in fired(rules, ordinary), ordinary
+    for named in ("去京东下单", "京东西很多", "加我微信号"):  # a word after the term does not cancel it
+        assert "common.jd_shop" in fired(rules, named), named
+    decisions = rules.explain("南京东路")[1]
+    assert any(d.rule.id == "common.jd_shop" and not d.fired and d.cancelled for d in decisions)
+
+
+def test_fold_profiles_spell_the_phrases_every_way(words_dir):
+    rules = Ruleset(load_pack(words_dir, "tmall"))
+    for spelt in ("加威芯", "加weixin", "加wx", "加w\u0435ixin", "加\u051d\u0445", "加🐧", "➕微信", "加微❤"):
+        assert "common.app_spelled" in fired(rules, spelt), spelt
+    for ordinary in ("加急，为新客户", "加油", "微信"):
+        assert "common.app_spelled" not in fired(rules, ordinary), ordinary
+
+
 @pytest.mark.parametrize(("change", "problem"), [
     (("INVOICE = [", "invoice = ["), "'invoice': lexicon names are upper case"),
     (('["{INVOICE}", "{NEG_ISSUE}"]', '["{INVOICES}", "{NEG_ISSUE}"]'), "near.groups: unknown lexicon {INVOICES}"),
