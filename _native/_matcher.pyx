@@ -592,33 +592,64 @@ cdef enum:
     MAX_GROUPS = 64  # groups of one clause: the bits of a mask
 
 
+cdef struct GateScratch:
+    # a Conjunctions' working memory for one message at a time, clean between messages
+    uint64_t* seen  # per clause: the groups hit so far
+    Py_ssize_t* touched  # the clauses with a bit in `seen`
+    Py_ssize_t* latest  # per clause and group: the latest start of its hits (where `seen` has the bit)
+
+
+cdef void free_scratch(GateScratch* scratch) noexcept nogil:
+    free(scratch.seen)
+    free(scratch.touched)
+    free(scratch.latest)
+    scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
+
+
+cdef int compare_hits_by_end(const void* x, const void* y) noexcept nogil:
+    cdef const Hit* p = <const Hit*>x
+    cdef const Hit* q = <const Hit*>y
+    if p.end != q.end:
+        return -1 if p.end < q.end else 1
+    if p.start != q.start:
+        return -1 if p.start < q.start else 1
+    return -1 if p.pid < q.pid else (1 if p.pid > q.pid else 0)
+
+
 cdef class Conjunctions:
     """Which rules a message's hits can fire: a rule one of whose patterns fires it alone (an `any`
-    phrase, a context word a detector waits for), or a rule with hits in every group of one of its
-    clauses (the groups of a `near`). Rule evaluation asks this of every message first, in one call
-    for the batch, and judges only those it says yes to, and in them only the rules named: a common
-    word that matters only beside others (a near group, a guard) then costs the message no Python
-    step.
+    phrase, a context word a detector waits for), or a rule with one hit of every group of one of
+    its clauses (the groups of a `near`) inside the clause's window: from the first start to the
+    last end at most `within` characters. Rule evaluation asks this of every message first, in one
+    call for the batch, and judges only those it says yes to, and in them only the rules named: a
+    common word that matters only beside others (a near group, a guard) then costs the message no
+    Python step. The window is what the rule needs and the gate does not look further (order,
+    clause marks, overlaps, guards): it may say yes where the rule then does not fire, never no
+    where it would.
 
     `entries[pattern id]` lists what a hit of that pattern counts for: a rule index (the hit fires
     that rule alone) or a pair (clause, group); `clauses[clause]` is (the clause's rule, its number
-    of groups, at most 64)."""
+    of groups, at most 64, its window in characters)."""
     cdef Py_ssize_t n_patterns, n_clauses, n_rules
     cdef Py_ssize_t* offsets  # entries of pattern p: codes[offsets[p]:offsets[p + 1]]
     cdef Py_ssize_t* codes  # -1 - rule (fires that rule alone), or clause * MAX_GROUPS + group
     cdef uint64_t* full  # the mask of a clause whose every group hit
     cdef Py_ssize_t* clause_rule
+    cdef Py_ssize_t* n_groups
+    cdef Py_ssize_t* within
 
     def __cinit__(self, entries, clauses):
         cdef Py_ssize_t p, k, total = 0, clause, group, rule
         entries = [tuple(e) for e in entries]
         clauses = [tuple(c) for c in clauses]
         self.n_patterns, self.n_clauses, self.n_rules = len(entries), len(clauses), 0
-        for rule, count in clauses:
+        for rule, count, window in clauses:
             if not 1 <= count <= MAX_GROUPS:
                 raise ValueError(f"a clause has 1 to {MAX_GROUPS} groups, not {count}")
             if rule < 0:
                 raise ValueError(f"not a rule index: {rule}")
+            if window < 0:
+                raise ValueError(f"not a window: {window}")
             self.n_rules = max(self.n_rules, rule + 1)
         for e in entries:
             total += len(e)
@@ -626,11 +657,16 @@ cdef class Conjunctions:
         self.codes = <Py_ssize_t*>malloc(max(total, 1) * sizeof(Py_ssize_t))
         self.full = <uint64_t*>malloc(max(self.n_clauses, 1) * sizeof(uint64_t))
         self.clause_rule = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
-        if self.offsets == NULL or self.codes == NULL or self.full == NULL or self.clause_rule == NULL:
+        self.n_groups = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
+        self.within = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
+        if self.offsets == NULL or self.codes == NULL or self.full == NULL or self.clause_rule == NULL \
+                or self.n_groups == NULL or self.within == NULL:
             raise MemoryError()
         for clause in range(self.n_clauses):
-            rule, count = clauses[clause]
+            rule, count, window = clauses[clause]
             self.clause_rule[clause] = rule
+            self.n_groups[clause] = count
+            self.within[clause] = window
             self.full[clause] = (<uint64_t>-1) if count == MAX_GROUPS else ((<uint64_t>1 << count) - 1)
         k = 0
         for p in range(self.n_patterns):
@@ -654,14 +690,22 @@ cdef class Conjunctions:
         free(self.codes)
         free(self.full)
         free(self.clause_rule)
+        free(self.n_groups)
+        free(self.within)
 
-    cdef Py_ssize_t _fires(self, const Hit* hits, Py_ssize_t count, uint64_t* seen, Py_ssize_t* touched,
+    cdef Py_ssize_t _fires(self, const Hit* hits, Py_ssize_t count, GateScratch* scratch,
                            uint8_t* fired, Py_ssize_t* rules) noexcept nogil:
         """With `rules` NULL: 1 when the hits can fire a rule, else 0. Otherwise the number of
         rules they can fire, written to `rules` in the order first found, each once (`fired`:
-        a cleared flag per rule, cleared again before returning). A pattern id it does not know
-        counts for nothing (the Matcher that finds them is built from the same phrases)."""
-        cdef Py_ssize_t n_touched = 0, n_rules = 0, i, h, k, code, clause, pid, rule
+        a cleared flag per rule, cleared again before returning). The hits come in the order of
+        their ends, as the scan finds them. `latest[clause * MAX_GROUPS + group]`: the latest
+        start of a hit of that group so far, valid where `seen` has its bit. A pattern id it does
+        not know counts for nothing (the Matcher that finds them is built from the same phrases)."""
+        cdef Py_ssize_t n_touched = 0, n_rules = 0, i, h, k, g, code, clause, group, pid, rule, first
+        cdef uint64_t bit
+        cdef uint64_t* seen = scratch.seen
+        cdef Py_ssize_t* touched = scratch.touched
+        cdef Py_ssize_t* latest = scratch.latest
         for h in range(count):
             pid = hits[h].pid
             if pid >= self.n_patterns:
@@ -672,11 +716,23 @@ cdef class Conjunctions:
                     rule = -1 - code
                 else:
                     clause = code // MAX_GROUPS
+                    group = code % MAX_GROUPS
+                    bit = <uint64_t>1 << group
                     if seen[clause] == 0:
                         touched[n_touched] = clause
                         n_touched += 1
-                    seen[clause] |= <uint64_t>1 << (code % MAX_GROUPS)
+                    if not (seen[clause] & bit) or latest[code] < hits[h].start:
+                        latest[code] = hits[h].start
+                    seen[clause] |= bit
                     if seen[clause] != self.full[clause]:
+                        continue
+                    # every group has a hit ending by this one: the latest start of each makes the
+                    # narrowest window that ends here
+                    first = hits[h].start
+                    for g in range(self.n_groups[clause]):
+                        if latest[clause * MAX_GROUPS + g] < first:
+                            first = latest[clause * MAX_GROUPS + g]
+                    if hits[h].end - first > self.within[clause]:
                         continue
                     rule = self.clause_rule[clause]
                 if rules == NULL:
@@ -694,35 +750,41 @@ cdef class Conjunctions:
             fired[rules[i]] = 0
         return n_rules
 
-    cdef int _scratch(self, uint64_t** seen, Py_ssize_t** touched) except -1:
-        seen[0] = <uint64_t*>calloc(max(self.n_clauses, 1), sizeof(uint64_t))
-        touched[0] = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
-        if seen[0] == NULL or touched[0] == NULL:
-            free(seen[0])
-            free(touched[0])
+    cdef int _scratch(self, GateScratch* scratch) except -1:
+        scratch.seen = <uint64_t*>calloc(max(self.n_clauses, 1), sizeof(uint64_t))
+        scratch.touched = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
+        scratch.latest = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * MAX_GROUPS * sizeof(Py_ssize_t))
+        if scratch.seen == NULL or scratch.touched == NULL or scratch.latest == NULL:
+            free_scratch(scratch)
             raise MemoryError()
         return 0
+
+    cdef Py_ssize_t _fires_of(self, hits, GateScratch* scratch, HitBuffer* buf, uint8_t* fired,
+                              Py_ssize_t* rules) except -1:
+        """_fires of Python hits, in any order."""
+        buf.count = 0
+        _hits_into(hits, buf)
+        qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_by_end)
+        return self._fires(buf.hits, buf.count, scratch, fired, rules)
 
     def rules(self, hits):
         """The rules these hits (`(pattern id, start, end)`, as `Matcher.find` gives) can fire, as
         a tuple of rule indexes in ascending order."""
-        cdef uint64_t* seen = NULL
-        cdef Py_ssize_t* touched = NULL
+        cdef GateScratch scratch
         cdef uint8_t* fired = <uint8_t*>calloc(max(self.n_rules, 1), sizeof(uint8_t))
         cdef Py_ssize_t* found = <Py_ssize_t*>malloc(max(self.n_rules, 1) * sizeof(Py_ssize_t))
         cdef HitBuffer buf
         cdef Py_ssize_t n, i
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
+        scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
         try:
             if fired == NULL or found == NULL:
                 raise MemoryError()
-            self._scratch(&seen, &touched)
-            _hits_into(hits, &buf)
-            n = self._fires(buf.hits, buf.count, seen, touched, fired, found)
+            self._scratch(&scratch)
+            n = self._fires_of(hits, &scratch, &buf, fired, found)
             return tuple(sorted([found[i] for i in range(n)]))
         finally:
-            free(seen)
-            free(touched)
+            free_scratch(&scratch)
             free(fired)
             free(found)
             free(buf.hits)
@@ -733,21 +795,18 @@ cdef class Conjunctions:
 
     def fires_batch(self, all_hits):
         """`fires` for each message's hits, in one call."""
-        cdef uint64_t* seen = NULL
-        cdef Py_ssize_t* touched = NULL
+        cdef GateScratch scratch
         cdef HitBuffer buf
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
+        scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
         out = []
         try:
-            self._scratch(&seen, &touched)
+            self._scratch(&scratch)
             for hits in all_hits:
-                buf.count = 0
-                _hits_into(hits, &buf)
-                out.append(self._fires(buf.hits, buf.count, seen, touched, NULL, NULL) == 1)
+                out.append(self._fires_of(hits, &scratch, &buf, NULL, NULL) == 1)
             return out
         finally:
-            free(seen)
-            free(touched)
+            free_scratch(&scratch)
             free(buf.hits)
 
 
@@ -1088,13 +1147,14 @@ cdef class Matcher:
     # ---- scanning ----------------------------------------------------------------------
 
     cdef object _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
-                          HitBuffer* hits, Conjunctions gate, uint64_t* seen, Py_ssize_t* touched):
+                          HitBuffer* hits, Conjunctions gate, GateScratch* scratch):
         hits.count = 0
         if scan_str(&self.a, text, ring, mask, hits, NULL) < 0:
             raise MemoryError()
         if hits.count == 0:
             return ()  # the shared empty tuple: most messages allocate nothing
-        if gate is not None and not gate._fires(hits.hits, hits.count, seen, touched, NULL, NULL):
+        # the scan finds hits in the order of their ends, as the gate wants them
+        if gate is not None and not gate._fires(hits.hits, hits.count, scratch, NULL, NULL):
             return None  # hits that cannot fire a rule: none of them become objects
         order_hits(hits, longest)
         return hits_as_tuple(hits)
@@ -1113,9 +1173,9 @@ cdef class Matcher:
         cdef Py_ssize_t rsize = ring_size(&self.a)
         cdef KeyElement* ring
         cdef HitBuffer hits
-        cdef uint64_t* seen = NULL
-        cdef Py_ssize_t* touched = NULL
+        cdef GateScratch scratch
         cdef Py_ssize_t i = 0
+        scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
         if keep is not None:
             keep = list(keep)
             texts = list(texts)
@@ -1130,18 +1190,17 @@ cdef class Matcher:
         results = []
         try:
             if gate is not None:
-                gate._scratch(&seen, &touched)
+                gate._scratch(&scratch)
             for text in texts:
                 if not isinstance(text, str):
                     raise TypeError(f"texts must be str, not {type(text).__name__}")
                 results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits,
-                                              None if keep is not None and keep[i] else gate, seen, touched))
+                                              None if keep is not None and keep[i] else gate, &scratch))
                 i += 1
         finally:
             free(ring)
             free(hits.hits)
-            free(seen)
-            free(touched)
+            free_scratch(&scratch)
         return results
 
     def normalize(self, str text not None):

@@ -83,11 +83,12 @@ class CharMap:
 @disjoint_base
 class Conjunctions:
     """Which rules a message's hits can fire: a hit of a pattern that fires its rule alone
-    (`entries[pattern]` holds the rule index), or hits in every group of one of a rule's clauses
-    (`entries[pattern]` holds (clause, group); `clauses[clause]` is (rule, number of groups))."""
+    (`entries[pattern]` holds the rule index), or one hit of every group of one of a rule's clauses
+    within its window (`entries[pattern]` holds (clause, group); `clauses[clause]` is (rule, number
+    of groups, window in characters from the first start to the last end))."""
 
     def __new__(cls, entries: Sequence[Sequence[int | tuple[int, int]]],
-                clauses: Sequence[tuple[int, int]]) -> Conjunctions: ...
+                clauses: Sequence[tuple[int, int, int]]) -> Conjunctions: ...
     def rules(self, hits: Sequence[tuple[int, int, int]]) -> tuple[int, ...]:
         """The rule indexes the hits can fire, ascending."""
     def fires(self, hits: Sequence[tuple[int, int, int]]) -> bool: ...

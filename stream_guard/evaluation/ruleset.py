@@ -386,13 +386,14 @@ class Ruleset:
     def _conjunctions_of(self, gated: set[int]) -> Conjunctions:
         """What a hit of each phrase counts for towards firing a rule: an `any` phrase, or the
         context a waiting detector needs, fires its rule alone; a near group's phrase is one group
-        of its clause. Unless phrases, guards and crossing words never make a rule fire."""
+        of its clause, whose window is the clause's `within`. Unless phrases, guards and crossing
+        words never make a rule fire."""
         clause_ids: dict[tuple[int, int], int] = {}
-        clauses: list[tuple[int, int]] = []
+        clauses: list[tuple[int, int, int]] = []
         for ri, rule in enumerate(self.rules):
             for ci, clause in enumerate(rule.near):
                 clause_ids[(ri, ci)] = len(clauses)
-                clauses.append((ri, len(clause.groups)))
+                clauses.append((ri, len(clause.groups), clause.within))
         entries = []
         for owners in self._owners:
             counts: list[int | tuple[int, int]] = []

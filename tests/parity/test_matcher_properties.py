@@ -1,5 +1,6 @@
 """The native matcher agrees with the brute-force oracle on random texts and pattern sets; its
 character maps, batch census, number runs and rule gate agree with their Python definitions."""
+import itertools
 import random
 
 import oracle
@@ -64,7 +65,8 @@ def gates(draw, n_patterns):
     """Conjunctions arguments over n_patterns pattern ids: clauses of rules, and what each
     pattern's hit counts for (a rule alone, or a group of a clause)."""
     n_rules = draw(st.integers(min_value=1, max_value=5))
-    clauses = draw(st.lists(st.tuples(st.integers(0, n_rules - 1), st.integers(1, 4)), max_size=4))
+    clauses = draw(st.lists(st.tuples(st.integers(0, n_rules - 1), st.integers(1, 4), st.integers(0, 12)),
+                            max_size=4))
     counts = st.integers(0, n_rules - 1)
     if clauses:
         counts = counts | st.integers(0, len(clauses) - 1).flatmap(
@@ -74,18 +76,21 @@ def gates(draw, n_patterns):
 
 
 def python_gate_rules(entries, clauses, hits) -> tuple[int, ...]:
-    """The rules the hits can fire: a pattern that fires its rule alone, or every group of one of
-    the rule's clauses hit (patterns beyond `entries` count for nothing)."""
-    fired, seen = set(), [set() for _ in clauses]
-    for pid, _, _ in hits:
+    """The rules the hits can fire: a pattern that fires its rule alone, or one hit of every group
+    of one of the rule's clauses, all of them within its window from the first start to the last
+    end (patterns beyond `entries` count for nothing)."""
+    fired = set()
+    by_group: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for pid, start, end in hits:
         for entry in entries[pid] if pid < len(entries) else ():
             if isinstance(entry, int):
                 fired.add(entry)
             else:
-                clause, group = entry
-                seen[clause].add(group)
-                if len(seen[clause]) == clauses[clause][1]:
-                    fired.add(clauses[clause][0])
+                by_group.setdefault(entry, []).append((start, end))
+    for clause, (rule, groups, window) in enumerate(clauses):
+        choices = [by_group.get((clause, g), []) for g in range(groups)]
+        if any(max(h[1] for h in pick) - min(h[0] for h in pick) <= window for pick in itertools.product(*choices)):
+            fired.add(rule)
     return tuple(sorted(fired))
 
 
@@ -114,11 +119,13 @@ def test_gated_batch_is_find_or_none(case):
 
 def test_gate_refuses_what_is_not_a_gate():
     with pytest.raises(ValueError):
-        Conjunctions([[(0, 2)]], [(0, 2)])  # no group 2 in a clause of two
+        Conjunctions([[(0, 2)]], [(0, 2, 5)])  # no group 2 in a clause of two
     with pytest.raises(ValueError):
         Conjunctions([[-1]], [])  # not a rule index
     with pytest.raises(ValueError):
-        Conjunctions([], [(0, 65)])  # more groups than the mask holds
+        Conjunctions([], [(0, 65, 5)])  # more groups than the mask holds
+    with pytest.raises(ValueError):
+        Conjunctions([], [(0, 2, -1)])  # not a window
     with pytest.raises(ValueError):
         Matcher(["a"]).find_batch(["a", "b"], gate=Conjunctions([[0]], []), keep=[True])
 
