@@ -230,6 +230,20 @@ class _Problems(list):
         self.append(f"{file}:{rule}: {message}")
 
 
+class _Reader:
+    """The packs' files parsed once per load: five platform packs include the same files, and TOML
+    parsing is most of the load's time. The parsed tables are read, never changed."""
+
+    def __init__(self, problems: _Problems):
+        self.problems = problems
+        self.parsed: dict[Path, dict | None] = {}
+
+    def __call__(self, path: Path) -> dict | None:
+        if path not in self.parsed:
+            self.parsed[path] = _read(path, self.problems)
+        return self.parsed[path]
+
+
 def _read(path: Path, problems: _Problems) -> dict | None:
     try:
         with path.open("rb") as fh:
@@ -505,7 +519,7 @@ def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems, lexic
 def load_pack(directory: Path, platform: str) -> Pack:
     """The resolved pack of one platform; PackError lists every problem found."""
     problems = _Problems()
-    pack = _load(Path(directory), platform, problems)
+    pack = _load(Path(directory), platform, problems, _Reader(problems))
     if problems:
         raise PackError(problems)
     return pack
@@ -514,6 +528,7 @@ def load_pack(directory: Path, platform: str) -> Pack:
 def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
     """Every platform pack in a directory, and all problems (each reported once)."""
     problems = _Problems()
+    read = _Reader(problems)
     packs = {}
     directory = Path(directory)
     if not directory.is_dir():
@@ -522,19 +537,19 @@ def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
         if not (directory / f"{platform}.toml").exists():
             problems.add(f"{platform}.toml", "-", "missing: every platform needs a pack")
             continue
-        packs[platform] = _load(directory, platform, problems)
+        packs[platform] = _load(directory, platform, problems, read)
     included = {name for pack in packs.values() for name in pack.files}
     for path in sorted(directory.glob("*.toml")):
         if path.stem not in PLATFORMS and path.name not in included:
-            data = _read(path, problems)  # a pack no platform includes is still checked
+            data = read(path)  # a pack no platform includes is still checked
             if data is not None:
                 _rules_of(path, data, problems, _lexicons(data, path.name, problems, {}))
     return packs, list(dict.fromkeys(problems))
 
 
-def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
+def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) -> Pack:
     path = directory / f"{platform}.toml"
-    data = _read(path, problems) or {}
+    data = read(path) or {}
     head = data.get("pack", {})
     if set(head) - PACK_KEYS:
         problems.add(path.name, "-", f"[pack]: unknown keys {sorted(set(head) - PACK_KEYS)}")
@@ -550,7 +565,7 @@ def _load(directory: Path, platform: str, problems: _Problems) -> Pack:
     lexicons: Lexicons = {}
     for name in head.get("include", []):
         inc = directory / f"{name}.toml"
-        inc_data = _read(inc, problems)
+        inc_data = read(inc)
         if inc_data is None:
             continue
         if set(inc_data) - INCLUDED_KEYS:
