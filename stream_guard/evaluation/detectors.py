@@ -8,9 +8,8 @@ anything here?), so the common message never gets a view at all.
 """
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from itertools import accumulate
 from typing import NamedTuple
 
 from stream_guard.evaluation.matcher import FLAG_AT, FLAG_NUMBER, CharMap, DigitRuns, census_flags
@@ -116,26 +115,57 @@ class TextView:
         return self._ascii
 
 
+class Reach:
+    """Spans sorted by start, with the one reaching furthest right among each prefix: which span
+    that starts before a point (or at it) reaches furthest past it, by bisection. Whether a
+    context word is within reach of a number, an allowed phrase covers a hit, a guard phrase ends
+    just before a match, or a dictionary word crosses a term's start is each one such question,
+    so a message dense in hits stays linear."""
+    __slots__ = ("starts", "best")
+
+    def __init__(self, spans: list[Span]):
+        ordered = sorted(spans)
+        self.starts = [a[0] for a in ordered]
+        # best[i]: of the first i+1 spans by start, the one reaching furthest right
+        self.best: list[Span] = []
+        for a in ordered:
+            self.best.append(a if not self.best or a[1] > self.best[-1][1] else self.best[-1])
+
+    def furthest(self, at: int, *, starting_at: bool = False) -> Span | None:
+        """Of the spans starting before `at` (or at it, with starting_at), the one ending last."""
+        i = (bisect_right if starting_at else bisect_left)(self.starts, at)
+        return self.best[i - 1] if i else None
+
+    def covering(self, span: Span) -> Span | None:
+        """A span holding `span`: it starts at or before it and ends at or after it."""
+        reach = self.furthest(span[0], starting_at=True)
+        return reach if reach is not None and reach[1] >= span[1] else None
+
+    def crosses(self, hit: Span) -> bool:
+        """A span starts before the hit and ends after its start. The word list holds no word with
+        the whole term in it, so for a term's crossing words this is one ending inside the hit."""
+        reach = self.furthest(hit[0])
+        return reach is not None and reach[1] > hit[0]
+
+
 class ContextReach:
     """Context spans indexed once, so that asking whether a span is within reach of one of them
     costs a bisection, not a pass over every context span: a message dense in context words and
     numbers stays linear in its hits.
 
     A span (s, e) is within reach of a context span (cs, ce) when cs <= e + within and
-    ce >= s - within: among the context spans starting early enough (a prefix of them sorted by
-    start), the one ending furthest decides."""
+    ce >= s - within: among the context spans starting early enough, the one ending furthest
+    decides."""
 
-    __slots__ = ("_starts", "_furthest_ends", "_within")
+    __slots__ = ("_reach", "_within")
 
     def __init__(self, context: Iterable[Span], within: int):
-        ordered = sorted(context)
-        self._starts = [start for start, _ in ordered]
-        self._furthest_ends = list(accumulate((end for _, end in ordered), max))
+        self._reach = Reach(list(context))
         self._within = within
 
     def reaches(self, span: Span) -> bool:
-        k = bisect_right(self._starts, span[1] + self._within)
-        return k > 0 and self._furthest_ends[k - 1] >= span[0] - self._within
+        furthest = self._reach.furthest(span[1] + self._within, starting_at=True)
+        return furthest is not None and furthest[1] >= span[0] - self._within
 
 
 def in_reach(spans: Iterable[Span], context: list[Span], within: int) -> list[Span]:

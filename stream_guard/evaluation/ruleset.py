@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import Any, Protocol
 
 from stream_guard.evaluation import detectors, folds
-from stream_guard.evaluation.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE
+from stream_guard.evaluation.detectors import MIN_NUMBER_DIGITS, SHORT_MESSAGE, Reach
 from stream_guard.evaluation.matcher import (
     FLAG_AT,
     FLAG_LINK,
@@ -93,29 +93,24 @@ def _add_hit(rh: _RuleHits, slots, span: Span) -> None:
             getattr(rh, slot).append(span)
 
 
+def _kept(hits, cover: Reach | None, crossings: Reach | None, decision: Decision | None) -> list[Span]:
+    """The hits no allowed phrase covers and no dictionary word crosses; the others go to the
+    decision's cancelled list (with what covered them, or themselves when crossed)."""
+    kept = []
+    for hit in hits:
+        covering = cover.covering(hit) if cover is not None else None
+        if covering is None and crossings is not None and crossings.crosses(hit):
+            covering = hit
+        if covering is None:
+            kept.append(hit)
+        elif decision:
+            decision.cancelled.append((hit, covering))
+    return kept
+
+
 def _only_symbols(phrase: str) -> bool:
     kinds = [fold_codepoint_py(ord(ch))[0] for ch in phrase]
     return 1 in kinds and all(k in (0, 1) for k in kinds)  # separators, maybe spaces
-
-
-class _Cover:
-    """The allowed-phrase spans of a rule in one message, sorted once so that the span covering a
-    hit is found by bisection: linear in the hits however many there are."""
-    __slots__ = ("starts", "best")
-
-    def __init__(self, allowed: list[Span]):
-        ordered = sorted(allowed)
-        self.starts = [a[0] for a in ordered]
-        # best[i]: of the first i+1 spans by start, the one reaching furthest right
-        self.best: list[Span] = []
-        for a in ordered:
-            self.best.append(a if not self.best or a[1] > self.best[-1][1] else self.best[-1])
-
-    def of(self, span: Span) -> Span | None:
-        i = bisect_right(self.starts, span[0])
-        if i and self.best[i - 1][1] >= span[1]:
-            return self.best[i - 1]
-        return None
 
 
 class _Clauses:
@@ -225,14 +220,10 @@ def _one_clause(parts: list[Span], clauses: _Clauses) -> bool:
 class _GuardHits:
     """A guard's phrase hits in one message, sorted once: is one of them just before (or after) a
     match, in its clause? A guard phrase may overlap the match (哪有不 in 哪有不给开发票)."""
-    __slots__ = ("starts", "reach", "ends", "back")
+    __slots__ = ("reach", "ends", "back")
 
     def __init__(self, hits: list[Span]):
-        by_start = sorted(hits)
-        self.starts = [h[0] for h in by_start]
-        self.reach: list[Span] = []  # reach[i]: of by_start[:i+1], the hit ending last
-        for h in by_start:
-            self.reach.append(h if not self.reach or h[1] > self.reach[-1][1] else self.reach[-1])
+        self.reach = Reach(hits)
         by_end = sorted(hits, key=lambda h: (h[1], h[0]))
         self.ends = [h[1] for h in by_end]
         self.back: list[Span] = list(by_end)  # back[i]: of by_end[i:], the hit starting first
@@ -241,10 +232,10 @@ class _GuardHits:
                 self.back[i] = self.back[i + 1]
 
     def before(self, span: Span, within: int, clauses: _Clauses) -> bool:
-        i = bisect_left(self.starts, span[0])
-        if not i:
+        reach = self.reach.furthest(span[0])
+        if reach is None:
             return False
-        end = self.reach[i - 1][1]
+        end = reach[1]
         return end >= span[0] - within and (end >= span[0] or clauses.together(end, span[0]))
 
     def after(self, span: Span, within: int, clauses: _Clauses) -> bool:
@@ -253,25 +244,6 @@ class _GuardHits:
             return False
         start = self.back[i][0]
         return start <= span[1] + within and (start <= span[1] or clauses.together(span[1], start))
-
-
-class _Crossings:
-    """Dictionary words hit in a message before a rule's short terms: a term hit that one of them
-    crosses (the word starts before the hit and ends inside it) is read across a word. The word
-    list holds no word with the whole term in it, so a word that starts before a term's hit and
-    ends after its start ends inside it."""
-    __slots__ = ("starts", "reach")
-
-    def __init__(self, hits: list[Span]):
-        by_start = sorted(hits)
-        self.starts = [h[0] for h in by_start]
-        self.reach: list[int] = []  # reach[i]: the furthest end of by_start[:i+1]
-        for h in by_start:
-            self.reach.append(max(h[1], self.reach[-1]) if self.reach else h[1])
-
-    def cross(self, hit: Span) -> bool:
-        i = bisect_left(self.starts, hit[0])  # the words starting before the hit
-        return bool(i) and self.reach[i - 1] > hit[0]
 
 
 class _LazyClauses:
@@ -328,8 +300,7 @@ class Ruleset:
                 for word in sorted({w for t in terms for w in folds.crossing_words(t)}):
                     add(word, ri, CROSS)
         self.phrases = tuple(phrase_ids)
-        self._owners = tuple(tuple(o) for o in owners)
-        # the same by rule: for a phrase, {rule index: ((slot, where), ...)}
+        # what each phrase is to the rules that have it: {rule index: ((slot, where), ...)}
         by_rule: list[dict[int, list[tuple[str, tuple[int, int] | None]]]] = []
         for o in owners:
             slots: dict[int, list[tuple[str, tuple[int, int] | None]]] = {}
@@ -395,13 +366,14 @@ class Ruleset:
                 clause_ids[(ri, ci)] = len(clauses)
                 clauses.append((ri, len(clause.groups), clause.within))
         entries = []
-        for owners in self._owners:
+        for owners in self._owners_by_rule:
             counts: list[int | tuple[int, int]] = []
-            for ri, slot, where in owners:
-                if slot == ANY or (slot == CONTEXT and ri not in gated):
-                    counts.append(ri)
-                elif slot == NEAR and where is not None:
-                    counts.append((clause_ids[(ri, where[0])], where[1]))
+            for ri, slots in owners.items():
+                for slot, where in slots:
+                    if slot == ANY or (slot == CONTEXT and ri not in gated):
+                        counts.append(ri)
+                    elif slot == NEAR and where is not None:
+                        counts.append((clause_ids[(ri, where[0])], where[1]))
             entries.append(tuple(dict.fromkeys(counts)))
         return Conjunctions(entries, clauses)
 
@@ -548,30 +520,11 @@ class Ruleset:
                 if decision:
                     decision.reason = f"when: meta {key}={meta.get(key)!r}, rule needs {wanted!r}"
                 return []
-        cover = _Cover(rh.unless) if rh.unless else None
-        crossings = _Crossings(rh.cross) if rh.cross else None
-        spans = []
-        for hit in rh.any:
-            covering = cover.of(hit) if cover is not None else None
-            if covering is None and crossings is not None and crossings.cross(hit):
-                covering = hit
-            if covering is None:
-                spans.append(hit)
-            elif decision:
-                decision.cancelled.append((hit, covering))
+        cover = Reach(rh.unless) if rh.unless else None
+        crossings = Reach(rh.cross) if rh.cross else None
+        spans = _kept(rh.any, cover, crossings, decision)
         for ci, clause in enumerate(rule.near):
-            groups = []
-            for gi in range(len(clause.groups)):
-                kept = []
-                for hit in rh.near.get((ci, gi), ()):
-                    covering = cover.of(hit) if cover is not None else None
-                    if covering is None and crossings is not None and crossings.cross(hit):
-                        covering = hit
-                    if covering is None:
-                        kept.append(hit)
-                    elif decision:
-                        decision.cancelled.append((hit, covering))
-                groups.append(kept)
+            groups = [_kept(rh.near.get((ci, gi), ()), cover, crossings, decision) for gi in range(len(clause.groups))]
             if all(groups):
                 spans += _near_match(groups, clause, clauses.get())
         if spans and (rh.before or rh.after or rule.skip_questions):

@@ -7,8 +7,9 @@ import oracle
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stream_guard.evaluation.detectors import Reach
 from stream_guard.evaluation.packs import Near
-from stream_guard.evaluation.ruleset import _Clauses, _Cover, _Crossings, _GuardHits, _near_match
+from stream_guard.evaluation.ruleset import _Clauses, _GuardHits, _near_match
 
 LENGTH = 40
 texts = st.text(alphabet="发票不开，。？?!；\n 吗a", min_size=LENGTH, max_size=LENGTH)
@@ -31,18 +32,18 @@ def test_near_matches_are_the_definitions(text, groups, within, ordered, in_clau
 
 @given(spans(), spans(max_size=12))
 def test_a_hit_is_covered_exactly_when_an_allowed_span_holds_it(hits, allowed):
-    cover = _Cover(allowed) if allowed else None
+    cover = Reach(allowed) if allowed else None
     for hit in hits:
-        found = cover.of(hit) if cover else None
+        found = cover.covering(hit) if cover else None
         assert (found is not None) == oracle.covered(hit, allowed)
         assert found is None or (found in allowed and found[0] <= hit[0] and hit[1] <= found[1])
 
 
 @given(spans(), spans(max_size=12))
 def test_a_term_is_crossed_exactly_when_a_word_ends_inside_it(hits, words):
-    crossings = _Crossings(words) if words else None
+    crossings = Reach(words) if words else None
     for hit in hits:
-        assert bool(crossings and crossings.cross(hit)) == oracle.crossed(hit, words)
+        assert bool(crossings and crossings.crosses(hit)) == oracle.crossed(hit, words)
 
 
 @given(texts, spans(), spans(max_size=12), st.integers(0, 6))
