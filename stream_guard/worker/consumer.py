@@ -114,11 +114,17 @@ class BatchConsumer(faust_aiokafka.Consumer):
         if self.wait_outputs is not None:
             await self.wait_outputs()
 
+    async def _commit_everything_done(self) -> None:
+        """Commit every offset handled so far. commit() returns without committing while another
+        commit runs, and the offsets marked during that one are held until it ends: wait for it,
+        then commit what it left."""
+        await self.maybe_wait_for_commit_to_finish()
+        await self.commit()
+
     async def on_partitions_revoked(self, revoked) -> None:
         self.stop_flow()
         await self._finish_in_hand()
-        await self.maybe_wait_for_commit_to_finish()  # commit() skips while another one runs
-        await self.commit()
+        await self._commit_everything_done()
         await super().on_partitions_revoked(revoked)
         for tp in revoked:
             self._done_offsets.pop(tp, None)
@@ -127,6 +133,7 @@ class BatchConsumer(faust_aiokafka.Consumer):
     async def wait_empty(self) -> None:
         await self._finish_in_hand()
         await super().wait_empty()
+        await self._commit_everything_done()  # the last commit above may have been skipped
 
     # ---- fetching ------------------------------------------------------------------------------------
 
