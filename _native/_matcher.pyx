@@ -547,6 +547,32 @@ cdef int compare_hits_longest_first(const void* x, const void* y) noexcept nogil
     return -1 if p.pid < q.pid else (1 if p.pid > q.pid else 0)
 
 
+cdef enum:
+    MOVES_PER_HIT = 8  # the insertion sort's budget, so that it stays linear
+
+
+cdef bint sort_nearly_sorted(HitBuffer* buf) noexcept nogil:
+    """Sort the hits by (start, end, pattern) with an insertion sort, which is quick on what the
+    scan gives (in the order of their ends, so by start but for the hits that end together): 1
+    when done, 0 when it would have moved more than MOVES_PER_HIT hits a hit (the hits are then a
+    permutation of what they were, for qsort to finish)."""
+    cdef Py_ssize_t i, j, moves = 0, budget = buf.count * MOVES_PER_HIT
+    cdef Hit hit
+    for i in range(1, buf.count):
+        if compare_hits(&buf.hits[i - 1], &buf.hits[i]) <= 0:
+            continue
+        hit = buf.hits[i]
+        j = i
+        while j > 0 and compare_hits(&buf.hits[j - 1], &hit) > 0:
+            buf.hits[j] = buf.hits[j - 1]
+            j -= 1
+        buf.hits[j] = hit
+        moves += i - j
+        if moves > budget:
+            return 0
+    return 1
+
+
 cdef void order_hits(HitBuffer* buf, bint longest) noexcept nogil:
     """Overlapping: all hits by (start, end, pattern). Leftmost-longest: from the left, the
     longest hit at each start (lowest pattern id on ties), skipping hits that overlap it."""
@@ -554,7 +580,8 @@ cdef void order_hits(HitBuffer* buf, bint longest) noexcept nogil:
     if buf.count < 2:
         return
     if not longest:
-        qsort(buf.hits, buf.count, sizeof(Hit), compare_hits)
+        if not sort_nearly_sorted(buf):
+            qsort(buf.hits, buf.count, sizeof(Hit), compare_hits)
         return
     qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_longest_first)
     for i in range(buf.count):
@@ -597,13 +624,22 @@ cdef struct GateScratch:
     uint64_t* seen  # per clause: the groups hit so far
     Py_ssize_t* touched  # the clauses with a bit in `seen`
     Py_ssize_t* latest  # per clause and group: the latest start of its hits (where `seen` has the bit)
+    uint8_t* fired  # per rule: named already (cleared again before _fires returns)
+    Py_ssize_t* rules  # the rules _fires names
 
 
 cdef void free_scratch(GateScratch* scratch) noexcept nogil:
     free(scratch.seen)
     free(scratch.touched)
     free(scratch.latest)
-    scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
+    free(scratch.fired)
+    free(scratch.rules)
+    scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
+
+
+cdef tuple _rule_tuple(const GateScratch* scratch, Py_ssize_t n):
+    """The first n rules _fires named, ascending."""
+    return tuple(sorted([scratch.rules[i] for i in range(n)]))
 
 
 cdef int compare_hits_by_end(const void* x, const void* y) noexcept nogil:
@@ -754,39 +790,40 @@ cdef class Conjunctions:
         scratch.seen = <uint64_t*>calloc(max(self.n_clauses, 1), sizeof(uint64_t))
         scratch.touched = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * sizeof(Py_ssize_t))
         scratch.latest = <Py_ssize_t*>malloc(max(self.n_clauses, 1) * MAX_GROUPS * sizeof(Py_ssize_t))
-        if scratch.seen == NULL or scratch.touched == NULL or scratch.latest == NULL:
+        scratch.fired = <uint8_t*>calloc(max(self.n_rules, 1), sizeof(uint8_t))
+        scratch.rules = <Py_ssize_t*>malloc(max(self.n_rules, 1) * sizeof(Py_ssize_t))
+        if scratch.seen == NULL or scratch.touched == NULL or scratch.latest == NULL or scratch.fired == NULL \
+                or scratch.rules == NULL:
             free_scratch(scratch)
             raise MemoryError()
         return 0
 
-    cdef Py_ssize_t _fires_of(self, hits, GateScratch* scratch, HitBuffer* buf, uint8_t* fired,
-                              Py_ssize_t* rules) except -1:
-        """_fires of Python hits, in any order."""
+    cdef Py_ssize_t _fires_of(self, hits, GateScratch* scratch, HitBuffer* buf, bint name_rules) except -1:
+        """_fires of Python hits, in any order: the number of rules they can fire, named in the
+        scratch, or with name_rules false 1 when they can fire one."""
+        cdef Py_ssize_t i
         buf.count = 0
         _hits_into(hits, buf)
-        qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_by_end)
-        return self._fires(buf.hits, buf.count, scratch, fired, rules)
+        for i in range(1, buf.count):  # a matcher's hits come in order: sorting them costs log n each
+            if compare_hits_by_end(&buf.hits[i - 1], &buf.hits[i]) > 0:
+                qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_by_end)
+                break
+        if name_rules:
+            return self._fires(buf.hits, buf.count, scratch, scratch.fired, scratch.rules)
+        return self._fires(buf.hits, buf.count, scratch, NULL, NULL)
 
     def rules(self, hits):
         """The rules these hits (`(pattern id, start, end)`, as `Matcher.find` gives) can fire, as
         a tuple of rule indexes in ascending order."""
         cdef GateScratch scratch
-        cdef uint8_t* fired = <uint8_t*>calloc(max(self.n_rules, 1), sizeof(uint8_t))
-        cdef Py_ssize_t* found = <Py_ssize_t*>malloc(max(self.n_rules, 1) * sizeof(Py_ssize_t))
         cdef HitBuffer buf
-        cdef Py_ssize_t n, i
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
-        scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
+        scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
         try:
-            if fired == NULL or found == NULL:
-                raise MemoryError()
             self._scratch(&scratch)
-            n = self._fires_of(hits, &scratch, &buf, fired, found)
-            return tuple(sorted([found[i] for i in range(n)]))
+            return _rule_tuple(&scratch, self._fires_of(hits, &scratch, &buf, True))
         finally:
             free_scratch(&scratch)
-            free(fired)
-            free(found)
             free(buf.hits)
 
     def fires(self, hits):
@@ -798,12 +835,12 @@ cdef class Conjunctions:
         cdef GateScratch scratch
         cdef HitBuffer buf
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
-        scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
+        scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
         out = []
         try:
             self._scratch(&scratch)
             for hits in all_hits:
-                out.append(self._fires_of(hits, &scratch, &buf, NULL, NULL) == 1)
+                out.append(self._fires_of(hits, &scratch, &buf, False) == 1)
             return out
         finally:
             free_scratch(&scratch)
@@ -812,6 +849,7 @@ cdef class Conjunctions:
 
 cdef int _hits_into(hits, HitBuffer* buf) except -1:
     """Python hits `(pattern id, start, end)` appended to a buffer."""
+    cdef Py_ssize_t pid, start, end
     for hit in hits:
         pid, start, end = hit
         if pid < 0:
@@ -1147,17 +1185,26 @@ cdef class Matcher:
     # ---- scanning ----------------------------------------------------------------------
 
     cdef object _find_one(self, str text, bint longest, KeyElement* ring, Py_ssize_t mask,
-                          HitBuffer* hits, Conjunctions gate, GateScratch* scratch):
+                          HitBuffer* hits, Conjunctions gate, bint kept, GateScratch* scratch):
+        cdef Py_ssize_t n_rules = 0
         hits.count = 0
         if scan_str(&self.a, text, ring, mask, hits, NULL) < 0:
             raise MemoryError()
-        if hits.count == 0:
-            return ()  # the shared empty tuple: most messages allocate nothing
+        if gate is None:
+            if hits.count == 0:
+                return ()  # the shared empty tuple: most messages allocate nothing
+            order_hits(hits, longest)
+            return hits_as_tuple(hits)
         # the scan finds hits in the order of their ends, as the gate wants them
-        if gate is not None and not gate._fires(hits.hits, hits.count, scratch, NULL, NULL):
+        if hits.count:
+            n_rules = gate._fires(hits.hits, hits.count, scratch, scratch.fired, scratch.rules)
+        if n_rules == 0 and not kept:
             return None  # hits that cannot fire a rule: none of them become objects
+        rules = _rule_tuple(scratch, n_rules)
+        if hits.count == 0:
+            return (), rules
         order_hits(hits, longest)
-        return hits_as_tuple(hits)
+        return hits_as_tuple(hits), rules
 
     def find(self, str text not None, bint longest=False):
         """Hits in one text: a tuple of (pattern id, start, end), code-point offsets into `text`.
@@ -1167,15 +1214,15 @@ cdef class Matcher:
 
     def find_batch(self, texts, bint longest=False, Conjunctions gate=None, keep=None):
         """find() for each text of a sequence, paying the call overhead once: a list with one
-        tuple of hits per text. With a `gate` (Conjunctions over this matcher's pattern ids), a
-        text whose hits cannot fire a rule gets None instead of its hits, unless `keep` (a
-        sequence as long as `texts`) is true at its index."""
+        tuple of hits per text. With a `gate` (Conjunctions over this matcher's pattern ids), each
+        text gets (its hits, the rules they can fire as gate.rules names them), or None when they
+        can fire none, unless `keep` (a sequence as long as `texts`) is true at its index."""
         cdef Py_ssize_t rsize = ring_size(&self.a)
         cdef KeyElement* ring
         cdef HitBuffer hits
         cdef GateScratch scratch
         cdef Py_ssize_t i = 0
-        scratch.seen, scratch.touched, scratch.latest = NULL, NULL, NULL
+        scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
         if keep is not None:
             keep = list(keep)
             texts = list(texts)
@@ -1194,8 +1241,8 @@ cdef class Matcher:
             for text in texts:
                 if not isinstance(text, str):
                     raise TypeError(f"texts must be str, not {type(text).__name__}")
-                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits,
-                                              None if keep is not None and keep[i] else gate, &scratch))
+                results.append(self._find_one(<str>text, longest, ring, rsize - 1, &hits, gate,
+                                              keep is not None and keep[i], &scratch))
                 i += 1
         finally:
             free(ring)

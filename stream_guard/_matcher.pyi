@@ -66,9 +66,10 @@ class Matcher:
         """find() of each text."""
     @overload
     def find_batch(self, texts: Iterable[str], longest: bool = False, *,
-                   gate: Conjunctions, keep: Sequence[object] | None = None) -> list[tuple[_Hit, ...] | None]:
-        """find() of each text; None for a text whose hits cannot fire a rule by the gate, unless
-        `keep` is true at its index."""
+                   gate: Conjunctions, keep: Sequence[object] | None = None
+                   ) -> list[tuple[tuple[_Hit, ...], tuple[int, ...]] | None]:
+        """(find() of each text, gate.rules of its hits); None for a text whose hits cannot fire
+        a rule by the gate, unless `keep` is true at its index."""
     def normalize(self, text: str) -> str:
         """The folded key stream this matcher searches."""
     def __reduce__(self) -> tuple[Callable[[tuple[str, ...], _Options], Matcher], tuple[tuple[str, ...], _Options]]: ...

@@ -82,11 +82,12 @@ class TextView:
     def __init__(self, text: str, flags: int | None = None):
         """`flags`: the text's census_flags with MIN_NUMBER_DIGITS, when the caller has them.
 
-        `number_runs`: maximal runs of digits, where one separator (space, dash, dot) may stand
-        between two digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四... A run followed by
-        x/X keeps it (ID numbers end in X). Digits glued to a word or a link
+        `number_runs`: maximal runs of MIN_NUMBER_DIGITS digits or more (no detector looks at a
+        shorter one, and a text of 第一 repeated holds thousands), where one separator (space,
+        dash, dot) may stand between two digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四...
+        A run followed by x/X keeps it (ID numbers end in X). Digits glued to a word or a link
         (item.jd.com/100012345678.html, SKU12345678) are part of that token, not a number anyone
-        could dial or pay into. Empty when the text has fewer than MIN_NUMBER_DIGITS digits.
+        could dial or pay into.
 
         `flags` keeps FLAG_NUMBER only when a run has MIN_NUMBER_DIGITS digits or more: the
         census counts every digit, and most texts it flags (order numbers, links, SKUs) have
@@ -98,13 +99,9 @@ class TextView:
             flags = census_flags(text, MIN_NUMBER_DIGITS, SHORT_MESSAGE)
         if flags & FLAG_NUMBER:
             self._ascii = ASCII_FOLD_MAP.translate(text)
-            runs = NUMBER_RUNS.find(self._ascii)
-            if runs:
-                self.number_runs = tuple(map(NumberRun._make, runs))
-            for _, _, digits in runs:
-                if len(digits) >= MIN_NUMBER_DIGITS:
-                    break
-            else:
+            self.number_runs = tuple(
+                NumberRun._make(run) for run in NUMBER_RUNS.find(self._ascii) if len(run[2]) >= MIN_NUMBER_DIGITS)
+            if not self.number_runs:
                 flags &= ~FLAG_NUMBER
         self.flags = flags
 

@@ -3,7 +3,7 @@
     Matcher(patterns, *, fold_numbers=False, fold_repeats=True, whole_words=True, max_gap=8)
     .find(text, longest=False) -> tuple[(pattern_id, start, end), ...]
     .find_batch(texts, longest=False, gate=None) -> list[tuple[(pattern_id, start, end), ...]]
-        (with a gate, None for a text whose hits cannot fire a rule)
+        (with a gate: (hits, the rules they can fire), or None when they can fire none)
     .normalize(text) -> str
 census(text) -> (digits, latin letters, dots between letters/digits, at signs), on folded text
 census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule engine's cheap

@@ -7,6 +7,7 @@ rules whose phrases hit, plus the detector rules, which gate themselves on cheap
 """
 from __future__ import annotations
 
+import heapq
 import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -51,12 +52,31 @@ CLAUSE_END = re.compile(r"[，,。｡！!？?；;\n\r]+")
 QUESTION_MARKS = "?？"
 QUESTION_ENDINGS = ("吗", "么", "嘛")
 QUESTION_WINDOW = 16  # characters before a clause mark where its question particle is looked for
+# A finding lists the MAX_SPANS matches that end first (a message of 不开发票 repeated holds
+# thousands, and one is enough to act on); `truncated` says there were more.
+MAX_SPANS = 32
+# A message with more phrase hits than this is judged first on the hits of its beginning: a rule
+# that matches more than MAX_SPANS times there is settled without the rest (see _settle_dense).
+DENSE_HITS = 256
 
 
 @dataclass(frozen=True)
 class Finding:
     rule: Rule
-    spans: tuple[Span, ...]
+    spans: tuple[Span, ...]  # sorted; at most MAX_SPANS
+    truncated: bool = False  # the rule matched more often than the spans listed
+
+
+def _finding(rule: Rule, spans: set[Span]) -> Finding:
+    """The finding of a rule's matches: the MAX_SPANS that end first, in text order."""
+    if len(spans) <= MAX_SPANS:
+        return Finding(rule, tuple(sorted(spans)))
+    first = heapq.nsmallest(MAX_SPANS, spans, key=_by_end)
+    return Finding(rule, tuple(sorted(first)), truncated=True)
+
+
+def _by_end(span: Span) -> tuple[int, int]:
+    return span[1], span[0]
 
 
 @dataclass
@@ -353,6 +373,10 @@ class Ruleset:
             self._wake_flags |= {detectors.NUMBER: FLAG_NUMBER, detectors.LINK: FLAG_LINK,
                                  detectors.EMAIL: FLAG_AT, detectors.SHORT: 0}[gate]
         self._conjunctions = self._conjunctions_of({i for _, rules in self._gated_rules for i in rules})
+        # How far right of a match the hits that decide it can start: a near clause's window, a
+        # guard's window after it (allowed phrases and crossing words overlap what they cancel).
+        self._reach = max([c.within for r in self.rules for c in r.near]
+                          + [g.within for r in self.rules for g in (r.unless_before, r.unless_after) if g] + [0])
 
     def _conjunctions_of(self, gated: set[int]) -> Conjunctions:
         """What a hit of each phrase counts for towards firing a rule: an `any` phrase, or the
@@ -405,19 +429,24 @@ class Ruleset:
         # a message the census says a detector or a symbol phrase may complete a rule in
         wake, may_hold = self._wake_flags, self._may_hold_something
         woken = [bool(flags & wake) and may_hold(text, flags) for text, flags in zip(texts, all_flags, strict=True)]
-        # hits only of the messages they can fire a rule in, or woken (None for the others: their
-        # hits are common words that count only beside others, and become no objects)
-        all_hits = self.matcher.find_batch(texts, gate=self._conjunctions, keep=woken)
+        # hits, and the rules they can fire, only of the messages they can fire a rule in, or
+        # woken (None for the others: their hits are common words that count only beside others,
+        # and become no objects)
+        found = self.matcher.find_batch(texts, gate=self._conjunctions, keep=woken)
         judge = self._judge
-        return [judge(detectors.TextView(text, flags), sender, meta, hits, None) if hits or wakes else []
-                for (text, sender, meta), hits, flags, wakes in zip(messages, all_hits, all_flags, woken, strict=True)]
+        return [judge(detectors.TextView(text, flags), sender, meta, hits_and_rules[0], hits_and_rules[1], None)
+                if hits_and_rules is not None and (hits_and_rules[0] or wakes) else []
+                for (text, sender, meta), hits_and_rules, flags, wakes
+                in zip(messages, found, all_flags, woken, strict=True)]
 
     def judge(self, text: str, sender: str = "agent", meta: Mapping[str, Any] | None = None) -> list[Finding]:
         flags = self._flags_of(text)
-        hits = self.matcher.find(text)
+        [found] = self.matcher.find_batch((text,), gate=self._conjunctions, keep=(True,))
+        assert found is not None, "a kept text always gets its hits"
+        hits, rules = found
         if not hits and not self._may_hold_something(text, flags):
             return []
-        return self._judge(detectors.TextView(text, flags), sender, meta, hits, None)
+        return self._judge(detectors.TextView(text, flags), sender, meta, hits, rules, None)
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """Every phrase hit in a text, by (start, end, phrase id): those of both matchers and of
@@ -439,13 +468,15 @@ class Ruleset:
         whether it fired and why."""
         hits = tuple(self.find(text))
         decisions: list[Decision] = []
-        self._judge(detectors.TextView(text, self._flags_of(text)), sender, meta, hits, decisions)
+        self._judge(detectors.TextView(text, self._flags_of(text)), sender, meta, hits, (), decisions)
         return hits, decisions
 
-    def _judge(self, view: detectors.TextView, sender, meta, hits, decisions: list[Decision] | None) -> list[Finding]:
-        """Findings of one message given its hits: of the firing phrases when judging (the guard
-        phrases are looked for here, when a rule that has them can fire), of every phrase when
-        explaining (`decisions` then collects why each rule fired or not)."""
+    def _judge(self, view: detectors.TextView, sender, meta, hits, rules: tuple[int, ...],
+               decisions: list[Decision] | None) -> list[Finding]:
+        """Findings of one message given its hits: of the firing phrases when judging, with the
+        rules the native gate says they can fire (the guard phrases are looked for here, when a
+        rule that has them can fire), of every phrase when explaining (`decisions` then collects
+        why each rule fired or not)."""
         text, flags = view.text, view.flags
         # Which detectors could find anything (indexed by detectors.NUMBER, LINK, EMAIL, SHORT);
         # a curt filler is a short message made only of filler characters and punctuation.
@@ -454,36 +485,76 @@ class Ruleset:
         gated = [rules for gate, rules in self._gated_rules if gates[gate]]
         if decisions is not None:  # explaining: every rule a hit belongs to, and the woken ones
             per_rule = self._hits_of_every_rule(hits)
-            candidates = set(per_rule).union(*gated)
-        else:
-            if flags & FLAG_SYMBOL:
-                hits = list(hits) + self._symbol_hits(text)
-            # the rules that can fire: an any hit, every group of a near clause, a detector's
-            # context (the native gate says which), or a woken detector; a rule with only guard
-            # or allowed-phrase hits cannot
-            candidates = set(self._conjunctions.rules(hits)) if hits else set()
-            for rule_indexes in gated:
-                candidates.update(rule_indexes)
-            if not candidates:
-                return []
-            if not self._guarded.isdisjoint(candidates):
-                hits = list(hits) + list(self._guard_matcher.find(text))
-            per_rule = self._hits_of_rules(hits, candidates)
+            explained = self._findings(set(per_rule).union(*gated), per_rule, sender, meta, view,
+                                       _LazyClauses(text), decisions)
+            return [explained[ri] for ri in sorted(explained)]
+        symbol_hits = self._symbol_hits(text) if flags & FLAG_SYMBOL else None
+        if symbol_hits:  # they count towards the rules too
+            hits = list(hits) + symbol_hits
+            rules = self._conjunctions.rules(hits)
+        # the rules that can fire: an any hit, every group of a near clause, a detector's context
+        # (the native gate says which), or a woken detector; a rule with only guard or
+        # allowed-phrase hits cannot
+        candidates = set(rules)
+        for rule_indexes in gated:
+            candidates.update(rule_indexes)
+        if not candidates:
+            return []
+        if not self._guarded.isdisjoint(candidates):
+            hits = list(hits) + list(self._guard_matcher.find(text))
         clauses = _LazyClauses(text)
-        findings = []
-        for ri in sorted(candidates):
+        found = self._settle_dense(hits, candidates, sender, meta, view, clauses) if len(hits) > DENSE_HITS else {}
+        candidates.difference_update(found)
+        found.update(self._findings(candidates, self._hits_of_rules(hits, candidates), sender, meta, view,
+                                    clauses, None))
+        return [found[ri] for ri in sorted(found)]
+
+    def _findings(self, rules: set[int], per_rule: dict[int, _RuleHits], sender, meta, view,
+                  clauses: _LazyClauses, decisions: list[Decision] | None) -> dict[int, Finding]:
+        """The findings of the given rules, by rule index (and when explaining, their decisions,
+        in rule order)."""
+        found = {}
+        for ri in sorted(rules):
             rule = self.rules[ri]
             rh = per_rule.get(ri, _NO_HITS)
             decision = Decision(rule, False, "") if decisions is not None else None
             spans = self._rule_spans(rule, rh, sender, meta, view, clauses, decision)
             if spans:
-                findings.append(Finding(rule, tuple(sorted(set(spans)))))
+                found[ri] = _finding(rule, set(spans))
             if decision is not None and decisions is not None:
                 decision.fired = bool(spans)
                 decision.spans = tuple(sorted(set(spans)))
                 if decision.fired or rh.any or rh.near or decision.reason:
                     decisions.append(decision)
-        return findings
+        return found
+
+    def _settle_dense(self, hits, candidates: set[int], sender, meta, view,
+                      clauses: _LazyClauses) -> dict[int, Finding]:
+        """The findings of the rules a message dense in hits settles in its beginning, from the
+        hits there: those that match more than MAX_SPANS times, each match ending where no later
+        hit can change it, so the whole message's work is that of its beginning.
+
+        The beginning holds every hit that starts before `frontier`. What decides a match (its
+        parts, the allowed phrases and crossing words over them, the guards before and after, a
+        near clause's nearest partners) starts at most `_reach` characters after it ends, so a
+        match ending before frontier - _reach is found there exactly as in the whole message; its
+        MAX_SPANS first matches are then the whole message's. Detector rules read every context
+        hit and are left to the whole message."""
+        # any frontier is exact; the main matcher's hits come first, by start, so this one leaves
+        # DENSE_HITS of them in the beginning
+        frontier = hits[DENSE_HITS][1]
+        beginning = [h for h in hits if h[1] < frontier]
+        limit = frontier - self._reach
+        rules = {ri for ri in candidates if not self.rules[ri].detector}
+        per_rule = self._hits_of_rules(beginning, rules)
+        settled = {}
+        for ri in rules:
+            rule = self.rules[ri]
+            sure = {span for span in self._rule_spans(rule, per_rule[ri], sender, meta, view, clauses, None)
+                    if span[1] < limit}
+            if len(sure) > MAX_SPANS:
+                settled[ri] = _finding(rule, sure)
+        return settled
 
     def _hits_of_rules(self, hits, rules: set[int]) -> dict[int, _RuleHits]:
         """The hits of the given rules, by slot."""

@@ -52,6 +52,7 @@ def build_violations(event: Mapping[str, Any], findings: list[Finding], pack_ver
             "action": f.rule.action,
             "source": f.rule.source,
             "spans": [list(s) for s in f.spans],
+            "spans_truncated": f.truncated,
             "excerpt": shown,
             "pack_version": pack_version,
             "ts": event["ts"],

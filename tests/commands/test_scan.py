@@ -110,7 +110,7 @@ def test_violation_records_follow_the_contract(tmp_path):
     source.write_bytes(jsonl(DAY))
     violations, _, _ = outputs(tmp_path, source)
     keys = {"violation_id", "event_id", "shop_id", "platform", "conversation_id", "agent_id", "rule_id",
-            "category", "severity", "penalty_points", "fine_cny", "action", "spans", "excerpt",
+            "category", "severity", "penalty_points", "fine_cny", "action", "spans", "spans_truncated", "excerpt",
             "pack_version", "ts"}
     for v in violations:
         assert keys <= set(v)

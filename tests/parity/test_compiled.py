@@ -143,5 +143,6 @@ def test_the_number_gate_loses_no_finding(platform, text, sender):
     census_flags = rules._flags_of(text)
     woken_by_the_census = detectors.TextView(text, census_flags)
     woken_by_the_census.flags = census_flags
-    expected = rules._judge(woken_by_the_census, sender, None, rules.matcher.find(text), None)
+    hits = rules.matcher.find(text)
+    expected = rules._judge(woken_by_the_census, sender, None, hits, rules._conjunctions.rules(hits), None)
     assert _findings(rules.judge(text, sender)) == _findings(expected)
