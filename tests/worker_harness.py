@@ -87,7 +87,10 @@ class Topics:
         return cls(f"{label}-{uuid.uuid4().hex[:8]}")
 
 
-def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int = 4) -> None:
+INPUT_PARTITIONS = 4
+
+
+def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int = INPUT_PARTITIONS) -> None:
     asyncio.run(prepare_topics(bootstrap, {topic: (partitions, 1, {})}))
     assert asyncio.run(produce_records(bootstrap, topic, lines)) == len(lines)
 
@@ -114,6 +117,13 @@ class WorkerProcess:
 
     def consumed(self) -> float:
         return self.metrics().get("stream_guard_events_consumed_total", 0.0)
+
+    def caught_up(self, partitions: int = INPUT_PARTITIONS) -> bool:
+        """Every input partition handled to its end: a consumer lag of 0 on each. (Records
+        consumed can reach the input's count sooner: a rebalance replays a partition from its
+        committed offset, and the replayed records count again.)"""
+        lags = [v for k, v in self.metrics().items() if k.startswith("stream_guard_consumer_lag{")]
+        return len(lags) == partitions and not any(lags)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -54,7 +54,7 @@ def test_worker_gives_what_scan_gives_and_stops_cleanly(kafka_broker, day, tmp_p
     topics = Topics.fresh("equal")
     produce(kafka_broker.bootstrap, topics.input, lines)
     worker = start_worker(kafka_broker.bootstrap, topics, tmp_path, "--commit-interval", "0.5")
-    wait_for(lambda: worker.consumed() >= len(lines), 120, "every record consumed", worker)
+    wait_for(lambda: worker.consumed() >= len(lines) and worker.caught_up(), 120, "every record handled", worker)
     assert worker.stop() == 0, worker.log()[-3000:]
     assert '"worker_stopped","exit_code":0' in worker.log()
     # SIGTERM committed everything it had processed
