@@ -61,6 +61,8 @@ class Metrics:
         self.shop_series_cap = shop_series_cap
         r = self.registry
         self.events_consumed = Counter(PREFIX + "events_consumed", "Records read from the input", registry=r)
+        self.duplicate_events = Counter(PREFIX + "duplicate_events",
+                                        "Events whose event_id a scan met before (scan only)", registry=r)
         self.events_processed = Counter(PREFIX + "events_processed", "Valid events processed", registry=r)
         self.dead_letters = Counter(PREFIX + "dead_letters", "Records rejected, by reason", ["reason"], registry=r)
         self.violations = Counter(PREFIX + "violations", "Violations found",

@@ -5,6 +5,7 @@ from collections import Counter
 
 from stream_guard.engine.pipeline import Engine
 from stream_guard.observe.metrics import TURN_OUTCOMES
+from stream_guard.scan.files import Input, ReadError
 
 WORST_SHOPS_SHOWN = 10
 VIOLATIONS_COUNTED_BY = ("platform", "category", "severity", "rule_id")
@@ -42,14 +43,22 @@ def outcome_record(o) -> dict:
             "response_s": o.response_s, "counted": o.counted, "event_id": o.event_id or None}
 
 
-def build_report(engine: Engine, tally: Tally, source: str, elapsed: float) -> dict:
+def build_report(engine: Engine, tally: Tally, source: Input, elapsed: float, broke_off: ReadError | None,
+                 duplicate_events: int) -> dict:
+    """The report of a scan. Every line read is accounted for: lines = records + blank lines,
+    records = events + rejects; `read_error` says where the input broke off, if it did."""
     shops = [{k: row[k] for k in ("platform", "shop_id", "day", "consults", "valid", "rate", "penalty_risk",
                                   "penalty_fine_cny")}
              for row in engine.tracker.shop_days()]
     return {
-        "source": source,
+        "source": source.name,
+        "lines": source.lines_read,
+        "blank_lines": source.blank_lines,
         "records": tally.records,
         "events": tally.events,
+        "duplicate_events": duplicate_events,
+        "read_error": None if broke_off is None else {
+            "line": broke_off.line, "offset": broke_off.offset, "reason": broke_off.reason},
         "seconds": round(elapsed, 3),
         "pack_versions": engine.pack_versions(),
         "violations": {
@@ -73,7 +82,11 @@ def render_summary(report: dict) -> str:
     seconds = max(report["seconds"], 1e-9)
     lines.append(f"  events      {report['records']:,} records, {report['events']:,} valid, "
                  f"{report['rejects']['total']:,} rejected; {report['seconds']:.2f} s "
-                 f"({report['records'] / seconds:,.0f} events/s)")
+                 f"({report['records'] / seconds:,.0f} events/s)"
+                 + (f"; {report['duplicate_events']:,} repeated event ids" if report["duplicate_events"] else ""))
+    if report["read_error"]:
+        broke = report["read_error"]
+        lines.append(f"  INPUT BROKE OFF after line {broke['line']:,} (byte {broke['offset']:,}): {broke['reason']}")
     v = report["violations"]
     lines.append(f"  violations  {v['total']:,}")
     for category, n in sorted(v["by_category"].items(), key=lambda kv: (-kv[1], kv[0])):

@@ -20,7 +20,8 @@ from stream_guard.engine.pipeline import Engine, tune_gc
 from stream_guard.evaluation.packs import PackError
 from stream_guard.observe.log import log
 from stream_guard.observe.metrics import Metrics
-from stream_guard.scan.files import Input, ScanError, Sink
+from stream_guard.scan.files import Input, ReadError, ScanError, Sink
+from stream_guard.scan.repeats import Repeats
 from stream_guard.scan.report import Tally, build_report, outcome_record, render_summary
 
 REJECT_RECORD_CHARS = 1000  # how much of a rejected record its rejects line keeps
@@ -97,11 +98,17 @@ def run_scan(config: ScanConfig) -> int:
     rejects = Sink(config.rejects)
     outcomes = Sink(config.outcomes)
     tally = Tally()
+    repeats = Repeats()
     progress = _Progress(source, enabled=sys.stderr.isatty() and not config.quiet)
     started = time.perf_counter()
 
     def process(numbers: list[int], records: list[bytes]) -> None:
         result = engine.process_batch(records)
+        if result.decoded is not None:
+            repeated = repeats.count_events(result.decoded.event_id)
+            if repeated and metrics is not None:
+                metrics.duplicate_events.inc(repeated)
+        result.violations = repeats.first_written(result.violations)
         tally.records += len(records)
         tally.add(result)
         for v in result.violations:
@@ -114,14 +121,19 @@ def run_scan(config: ScanConfig) -> int:
             outcomes.write(outcome_record(o))
         progress.update(tally)
 
+    broke_off: ReadError | None = None
     try:
         numbers, records = [], []
-        for number, record in source.lines(limits.max_record_bytes):
-            numbers.append(number)
-            records.append(record)
-            if len(records) >= config.batch_size:
-                process(numbers, records)
-                numbers, records = [], []
+        try:
+            for number, record in source.lines(limits.max_record_bytes):
+                numbers.append(number)
+                records.append(record)
+                if len(records) >= config.batch_size:
+                    process(numbers, records)
+                    numbers, records = [], []
+        except ReadError as exc:  # the lines read before it are judged, tracked and written
+            broke_off = exc
+            log("scan_read_error", line=exc.line, offset=exc.offset, reason=exc.reason)
         if records:
             process(numbers, records)
         final = engine.finish()
@@ -134,7 +146,7 @@ def run_scan(config: ScanConfig) -> int:
             sink.close()
     elapsed = time.perf_counter() - started
     progress.update(tally, final=True)
-    report = build_report(engine, tally, source.name, elapsed)
+    report = build_report(engine, tally, source, elapsed, broke_off, repeats.duplicate_events)
     if config.report:
         try:
             Path(config.report).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
@@ -146,4 +158,6 @@ def run_scan(config: ScanConfig) -> int:
         # the final figures stay up for a scraper that comes after the input is over
         log("metrics_linger", seconds=config.metrics_linger)
         time.sleep(config.metrics_linger)
+    if broke_off is not None:
+        raise broke_off  # after every output: the one-line reason, exit 1
     return 0
