@@ -1375,57 +1375,45 @@ cdef class CharMap:
 # ---- the detectors' number runs -----------------------------------------------------------------
 
 cdef enum:
-    MAX_WIDE_SEPARATORS = 8
     # what an ASCII character is to a run
     RUN_DIGIT = 1
-    RUN_BETWEEN = 2
     RUN_GLUE = 4
 
 
 cdef class DigitRuns:
     """The maximal runs of ASCII digits in a message's ascii view (`detectors.TextView.ascii`).
-    One of the `separators` (at most eight beyond ASCII) or a dot may stand between two digits;
-    an x or X right after a run belongs to it (ID numbers end in X); a run with a character of
-    the ASCII `glue` right before or after it is part of a word or a link, and left out. Built
-    once (the detectors' separators and glue), then `find` for each message: in C because a
+    Between two digits of a run may stand up to `max_gap` characters that the matcher skips
+    (whitespace and separators, emoji among them: 138/1234/5678, 138  1234 5678, 138，1234，5678,
+    138📞1234📞5678); an x or X right after a run belongs to it (ID numbers end in X); a run with a
+    character of the ASCII `glue` right before or after it is part of a word or a link, and left
+    out. Built once (the detectors' glue and gap), then `find` for each message: in C because a
     Python loop over every character of every message's view costs more than its matching."""
     cdef uint8_t role[128]  # RUN_* of each ASCII character
-    cdef uint32_t wide[MAX_WIDE_SEPARATORS]  # separators beyond ASCII
-    cdef Py_ssize_t n_wide
+    cdef Py_ssize_t max_gap
 
-    def __cinit__(self, str separators not None, str glue not None):
+    def __cinit__(self, str glue not None, Py_ssize_t max_gap):
         cdef uint32_t c
+        if max_gap < 1:
+            raise ValueError(f"max_gap must be 1 or more, not {max_gap}")
+        self.max_gap = max_gap
         memset(self.role, 0, 128)
-        for ch in separators:
-            if ord(ch) < 128:
-                self.role[ord(ch)] = RUN_BETWEEN
-            elif self.n_wide == MAX_WIDE_SEPARATORS:
-                raise ValueError(f"at most {MAX_WIDE_SEPARATORS} separators beyond ASCII")
-            else:
-                self.wide[self.n_wide] = ord(ch)
-                self.n_wide += 1
-        self.role[0x2E] = RUN_BETWEEN  # .
         for ch in glue:
             if ord(ch) < 128:
                 self.role[ord(ch)] |= RUN_GLUE
         for c in range(0x30, 0x3A):
-            self.role[c] = RUN_DIGIT | (self.role[c] & RUN_GLUE)
+            self.role[c] |= RUN_DIGIT
 
     cdef inline uint8_t _role(self, uint32_t c) noexcept nogil:
         return self.role[c] if c < 128 else 0
 
     cdef inline bint _between(self, uint32_t c) noexcept nogil:
-        cdef Py_ssize_t k
-        if c < 128:
-            return self.role[c] & RUN_BETWEEN
-        for k in range(self.n_wide):
-            if self.wide[k] == c:
-                return True
-        return False
+        """What the matcher skips between the characters of a phrase."""
+        cdef uint32_t kind = fold_entry(c) >> 30
+        return kind == SG_KIND_WHITESPACE or kind == SG_KIND_SEPARATOR
 
     def find(self, str ascii_view not None):
         """The runs as a tuple of (start, end, digits): `digits` is the run's digits, then X."""
-        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ascii_view), i = 0, j, start, count
+        cdef Py_ssize_t n = PyUnicode_GET_LENGTH(ascii_view), i = 0, j, start, count, gap
         cdef int kind = PyUnicode_KIND(ascii_view)
         cdef void* data = PyUnicode_DATA(ascii_view)
         cdef uint32_t c
@@ -1446,10 +1434,13 @@ cdef class DigitRuns:
                         digits[count] = <char>c
                         count += 1
                         j += 1
-                    elif self._between(c) and j + 1 < n and self._role(char_at(kind, data, j + 1)) & RUN_DIGIT:
-                        j += 1  # one separator between two digits
-                    else:
+                        continue
+                    gap = j  # up to max_gap skipped characters, then a digit: the run goes on
+                    while gap < n and gap - j < self.max_gap and self._between(char_at(kind, data, gap)):
+                        gap += 1
+                    if gap == j or gap == n or not self._role(char_at(kind, data, gap)) & RUN_DIGIT:
                         break
+                    j = gap
                 if j < n and (char_at(kind, data, j) | 0x20) == 0x78:  # x X
                     digits[count] = 0x58
                     count += 1

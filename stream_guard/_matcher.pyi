@@ -99,6 +99,6 @@ class Conjunctions:
 class DigitRuns:
     """The maximal runs of ASCII digits in a message's ascii view."""
 
-    def __new__(cls, separators: str, glue: str) -> DigitRuns: ...
+    def __new__(cls, glue: str, max_gap: int) -> DigitRuns: ...
     def find(self, ascii_view: str) -> tuple[tuple[int, int, str], ...]:
         """(start, end, digits) of each run; `digits` is the run's digits, then X."""

@@ -33,7 +33,9 @@ _ASCII = {
 }
 ASCII_FOLD = str.maketrans(_ASCII)
 ASCII_FOLD_MAP = CharMap(ASCII_FOLD)
-NUMBER_SEPARATORS = " -\t\u00a0·"  # may stand inside a number, in the ascii view: 138 1234-5678
+# What may stand between two digits of one number: up to this many characters the matcher skips
+# (138 1234-5678, 138/1234/5678, 138  1234，5678, an emoji between the groups)
+MAX_NUMBER_GAP = 3
 
 ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 HOST_CHARS = ALNUM | {"-"}
@@ -47,7 +49,7 @@ TLDS = frozenset("""com cn net org cc top xyz vip shop io me hk tw info co biz c
 app link ltd tech wang ink pub live fun icu mobi asia tv""".split())
 URL_SCHEMES = ("http://", "https://", "www.")
 TOKEN_GLUE = "".join(sorted(ALNUM | set("/=_&?#%")))  # see TextView.number_runs
-NUMBER_RUNS = DigitRuns(NUMBER_SEPARATORS, TOKEN_GLUE)
+NUMBER_RUNS = DigitRuns(TOKEN_GLUE, MAX_NUMBER_GAP)
 MOBILE_SECOND_DIGIT = frozenset("3456789")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -83,8 +85,9 @@ class TextView:
         """`flags`: the text's census_flags with MIN_NUMBER_DIGITS, when the caller has them.
 
         `number_runs`: maximal runs of MIN_NUMBER_DIGITS digits or more (no detector looks at a
-        shorter one, and a text of 第一 repeated holds thousands), where one separator (space,
-        dash, dot) may stand between two digits: 138 1234 5678, 138-1234-5678, 一三八.一二三四...
+        shorter one, and a text of 第一 repeated holds thousands), where up to MAX_NUMBER_GAP
+        characters the matcher skips (spaces, punctuation, emoji) may stand between two digits:
+        138 1234 5678, 138/1234/5678, 138，1234，5678, 一三八.一二三四...
         A run followed by x/X keeps it (ID numbers end in X). Digits glued to a word or a link
         (item.jd.com/100012345678.html, SKU12345678) are part of that token, not a number anyone
         could dial or pay into.

@@ -10,7 +10,7 @@ census_flags(text, min_digits, short_len, symbols="") -> FLAG_* bits, the rule e
     first question (could a detector find anything here?) in one native pass
 census_flags_batch(texts, min_digits, short_len, symbols="") -> [FLAG_* bits], one per text
 CharMap(table).translate(text) -> text.translate(table), for a one-to-one table, in C
-DigitRuns(separators, glue).find(ascii_view) -> ((start, end, digits), ...), the detectors' number runs
+DigitRuns(glue, max_gap).find(ascii_view) -> ((start, end, digits), ...), the detectors' number runs
 Conjunctions(entries, clauses): which rules a message's hits can fire (a phrase that fires its
     rule alone, or every group of one of a rule's clauses); .rules(hits) -> rule indexes,
     .fires(hits) / .fires_batch(all_hits) -> whether any

@@ -228,11 +228,11 @@ def test_census_counts_are_the_python_definitions(text, symbols):
     assert census_flags(text, 5, 3, symbols) == expected
 
 
-def python_digit_runs(ascii_view: str, separators: str, glue: str) -> tuple[tuple[int, int, str], ...]:
-    """DigitRuns(separators, glue).find(ascii_view) as the detectors first wrote it in Python, on a
-    shape view of the text (d a digit, s a separator, . a dot, x anything else): the definition the
+def python_digit_runs(ascii_view: str, glue: str, max_gap: int) -> tuple[tuple[int, int, str], ...]:
+    """DigitRuns(glue, max_gap).find(ascii_view) in Python, on a shape view of the text (d a digit,
+    s what the matcher skips: whitespace and separators, x anything else): the definition the
     native one keeps."""
-    shape_view = "".join("d" if c in "0123456789" else "s" if c in separators else "." if c == "." else "x"
+    shape_view = "".join("d" if c in "0123456789" else "s" if oracle.fold(c, False)[0] != oracle.CHARS else "x"
                          for c in ascii_view)
     runs = []
     n = len(shape_view)
@@ -242,12 +242,14 @@ def python_digit_runs(ascii_view: str, separators: str, glue: str) -> tuple[tupl
         digits = [ascii_view[i]]
         j = i + 1
         while j < n:
-            c = shape_view[j]
-            if c == "d":
+            if shape_view[j] == "d":
                 digits.append(ascii_view[j])
                 j += 1
-            elif c in "s." and j + 1 < n and shape_view[j + 1] == "d":
-                j += 1
+                continue
+            window = shape_view[j:j + max_gap]
+            gap = len(window) - len(window.lstrip("s"))
+            if gap and j + gap < n and shape_view[j + gap] == "d":
+                j += gap
             else:
                 break
         if j < n and ascii_view[j] in "xX":
@@ -261,13 +263,13 @@ def python_digit_runs(ascii_view: str, separators: str, glue: str) -> tuple[tupl
 
 
 # digits of every form the ascii view folds, separators (beyond ASCII too), dots, x, glue, text
-NUMBER_ALPHABET = "0123456789０９①⑨一二三八幺两壹 -\t\u00a0\u3000—·.。xXa_/=ZＸ中号：@😀"
+NUMBER_ALPHABET = "0123456789０９①⑨一二三八幺两壹 -\t\u00a0\u3000—·.。，,、xXa_/=ZＸ中号：@😀📞\ufe0f\n"
 
 
 @given(st.text(alphabet=NUMBER_ALPHABET, max_size=40))
 def test_number_runs_of_a_text_are_the_python_definitions(text):
     view = detectors.TextView(text)
-    every_run = python_digit_runs(view.ascii, detectors.NUMBER_SEPARATORS, detectors.TOKEN_GLUE) \
+    every_run = python_digit_runs(view.ascii, detectors.TOKEN_GLUE, detectors.MAX_NUMBER_GAP) \
         if census(text)[0] >= detectors.MIN_NUMBER_DIGITS else ()
     expected = tuple(run for run in every_run if len(run[2]) >= detectors.MIN_NUMBER_DIGITS)
     assert view.number_runs == expected
@@ -277,13 +279,13 @@ def test_number_runs_of_a_text_are_the_python_definitions(text):
     assert view.flags | FLAG_NUMBER == flags | FLAG_NUMBER
 
 
-@given(st.text(alphabet="07.-xX_a中😀·s", max_size=30), st.sampled_from(["", "-", "-·"]),
-       st.sampled_from(["", "_", "_/a7"]))
-def test_digit_runs_with_any_separators_and_glue_are_the_python_definitions(ascii_view, separators, glue):
-    assert DigitRuns(separators, glue).find(ascii_view) == python_digit_runs(ascii_view, separators, glue)
+@given(st.text(alphabet="07.-xX_a中😀· ，/\n", max_size=30), st.sampled_from(["", "_", "_/a7"]), st.integers(1, 4))
+def test_digit_runs_with_any_glue_and_gap_are_the_python_definitions(ascii_view, glue, max_gap):
+    assert DigitRuns(glue, max_gap).find(ascii_view) == python_digit_runs(ascii_view, glue, max_gap)
 
 
-def test_digit_runs_takes_few_separators_beyond_ascii():
-    assert DigitRuns("·" * 8, "").find("1·2") == ((0, 3, "12"),)
+def test_digit_runs_take_a_gap_of_one_or_more():
+    assert DigitRuns("", 1).find("1·2") == ((0, 3, "12"),)
+    assert DigitRuns("", 1).find("1··2") == ((0, 1, "1"), (3, 4, "2"))
     with pytest.raises(ValueError):
-        DigitRuns("·" * 9, "")
+        DigitRuns("", 0)
