@@ -36,6 +36,7 @@ MIN_EXAMPLES = 3
 
 PACK_KEYS = {"platform", "include", "exclude", "allow_domains", "description"}
 INCLUDED_KEYS = {"pack", "rules", "lexicons"}
+INCLUDED_PACK_KEYS = {"include", "description"}
 RULE_KEYS = {
     "id", "category", "severity", "source", "penalty", "roles", "description",
     "any", "unless", "unless_before", "unless_after", "skip_questions", "near", "when", "detector",
@@ -252,7 +253,26 @@ def _read(path: Path, problems: _Problems) -> dict | None:
         problems.add(path.name, "-", f"cannot read: {exc.strerror}")
     except tomllib.TOMLDecodeError as exc:
         problems.add(path.name, "-", f"invalid TOML: {exc}")
+    except UnicodeDecodeError as exc:
+        problems.add(path.name, "-", f"not UTF-8: byte {exc.start}")
     return None
+
+
+def _table(value, file: str, what: str, problems: _Problems) -> dict:
+    """A TOML table, or {} with a problem."""
+    if isinstance(value, dict):
+        return value
+    problems.add(file, "-", f"{what} must be a table")
+    return {}
+
+
+def _names(value, file: str, key: str, problems: _Problems) -> tuple[str, ...]:
+    """A list of names (files, rule ids, domains), or () with a problem."""
+    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(value)
+    hint = f' (a list: {key} = ["{value}"])' if isinstance(value, str) else ""
+    problems.add(file, "-", f"{key} must be a list of non-empty strings{hint}")
+    return ()
 
 
 def _strings(value, file, rule, key, problems) -> tuple[str, ...]:
@@ -364,6 +384,9 @@ def _examples(value, file, rule, key, problems) -> tuple[Example, ...]:
 
 
 def _parse_rule(raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -> Rule | None:
+    if not isinstance(raw, dict):
+        problems.add(file, "-", f"a rule must be a table ([[rules]]), not {raw!r}")
+        return None
     rid = raw.get("id")
     if not isinstance(rid, str) or not rid:
         problems.add(file, "-", "a rule without an id")
@@ -400,7 +423,11 @@ def _parse_rule(raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -
         roles = list(DEFAULT_ROLES)
 
     near = []
-    for clause in raw.get("near", []):
+    clauses = raw.get("near", [])
+    if not isinstance(clauses, list):
+        problems.add(file, rid, "near must be a list of clauses (near = [{ groups = [...] }])")
+        clauses = []
+    for clause in clauses:
         if not isinstance(clause, dict) or set(clause) - NEAR_KEYS or "groups" not in clause:
             problems.add(file, rid, f"near clause {clause!r} takes groups and {sorted(NEAR_KEYS - {'groups'})}")
             continue
@@ -547,10 +574,36 @@ def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
     return packs, list(dict.fromkeys(problems))
 
 
+def _included(directory: Path, names: tuple[str, ...], chain: tuple[Path, ...], read: _Reader,
+              problems: _Problems) -> list[tuple[Path, dict]]:
+    """The files a pack includes, each once, those an included file includes before it; a file
+    that includes itself through others is a problem naming the chain."""
+    out: dict[Path, dict] = {}
+    for name in names:
+        inc = directory / f"{name}.toml"
+        if inc in chain:
+            problems.add(chain[-1].name, "-", "circular include: " + " -> ".join(p.stem for p in (*chain, inc)))
+            continue
+        inc_data = read(inc)
+        if inc_data is None or inc in out:
+            continue
+        if set(inc_data) - INCLUDED_KEYS:
+            problems.add(inc.name, "-", f"unknown top-level keys {sorted(set(inc_data) - INCLUDED_KEYS)}")
+        head = _table(inc_data.get("pack", {}), inc.name, "[pack]", problems)
+        if set(head) - INCLUDED_PACK_KEYS:
+            problems.add(inc.name, "-", f"[pack]: unknown keys {sorted(set(head) - INCLUDED_PACK_KEYS)} "
+                                        f"(an included file has {sorted(INCLUDED_PACK_KEYS)})")
+        nested = _names(head.get("include", []), inc.name, "include", problems)
+        for nested_path, nested_data in _included(directory, nested, (*chain, inc), read, problems):
+            out.setdefault(nested_path, nested_data)
+        out.setdefault(inc, inc_data)
+    return list(out.items())
+
+
 def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) -> Pack:
     path = directory / f"{platform}.toml"
     data = read(path) or {}
-    head = data.get("pack", {})
+    head = _table(data.get("pack", {}), path.name, "[pack]", problems)
     if set(head) - PACK_KEYS:
         problems.add(path.name, "-", f"[pack]: unknown keys {sorted(set(head) - PACK_KEYS)}")
     if head.get("platform") != platform:
@@ -561,17 +614,11 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
 
     # the included files' lexicons, in include order, then the platform's own: a rule reads them all
     files = [path]
-    included: list[tuple[Path, dict]] = []
+    included = _included(directory, _names(head.get("include", []), path.name, "include", problems),
+                         (path,), read, problems)
     lexicons: Lexicons = {}
-    for name in head.get("include", []):
-        inc = directory / f"{name}.toml"
-        inc_data = read(inc)
-        if inc_data is None:
-            continue
-        if set(inc_data) - INCLUDED_KEYS:
-            problems.add(inc.name, "-", f"unknown top-level keys {sorted(set(inc_data) - INCLUDED_KEYS)}")
+    for inc, inc_data in included:
         files.append(inc)
-        included.append((inc, inc_data))
         lexicons = _lexicons(inc_data, inc.name, problems, lexicons)
     lexicons = _lexicons(data, path.name, problems, lexicons)
     rules: list[Rule] = []
@@ -579,12 +626,12 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
         rules += _rules_of(inc, inc_data, problems, lexicons)
     # a rule written for some platforms only is not part of the others' packs
     rules = [r for r in rules if platform in r.platforms]
-    excluded = set(head.get("exclude", []))
+    excluded = set(_names(head.get("exclude", []), path.name, "exclude", problems))
     for rid in excluded - {r.id for r in rules}:
         problems.add(path.name, rid, "exclude names no included rule")
     rules = [r for r in rules if r.id not in excluded]
     by_id = {r.id: i for i, r in enumerate(rules)}
-    for rid, raw in data.get("overrides", {}).items():
+    for rid, raw in _table(data.get("overrides", {}), path.name, "[overrides]", problems).items():
         if rid not in by_id:
             problems.add(path.name, rid, "override names no included rule")
             continue
@@ -604,7 +651,7 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
         reply = _parse_reply(data["reply"], platform, path.name, problems)
     else:
         problems.add(path.name, "reply", "missing [reply]: every platform needs a reply profile")
-    allow = head.get("allow_domains", [])
+    allow = _names(head.get("allow_domains", []), path.name, "allow_domains", problems)
     digest = hashlib.sha256()
     for f in sorted(files):
         digest.update(f.name.encode() + b"\0")
@@ -615,7 +662,7 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
     return Pack(
         platform=platform,
         rules=tuple(rules),
-        allow_domains=tuple(d.lower().lstrip(".") for d in allow if isinstance(d, str)),
+        allow_domains=tuple(d.lower().lstrip(".") for d in allow),
         version=f"{platform}-{digest.hexdigest()[:12]}",
         files=tuple(f.name for f in files),
         reply=reply,
