@@ -505,8 +505,9 @@ class Ruleset:
         clauses = _LazyClauses(text)
         found = self._settle_dense(hits, candidates, sender, meta, view, clauses) if len(hits) > DENSE_HITS else {}
         candidates.difference_update(found)
-        found.update(self._findings(candidates, self._hits_of_rules(hits, candidates), sender, meta, view,
-                                    clauses, None))
+        if candidates:  # those the beginning did not settle
+            found.update(self._findings(candidates, self._hits_of_rules(hits, candidates), sender, meta, view,
+                                        clauses, None))
         return [found[ri] for ri in sorted(found)]
 
     def _findings(self, rules: set[int], per_rule: dict[int, _RuleHits], sender, meta, view,
