@@ -471,12 +471,12 @@ class Ruleset:
         self._judge(detectors.TextView(text, self._flags_of(text)), sender, meta, hits, (), decisions)
         return hits, decisions
 
-    def _judge(self, view: detectors.TextView, sender, meta, hits, rules: tuple[int, ...],
+    def _judge(self, view: detectors.TextView, sender, meta, hits, fireable: tuple[int, ...],
                decisions: list[Decision] | None) -> list[Finding]:
-        """Findings of one message given its hits: of the firing phrases when judging, with the
-        rules the native gate says they can fire (the guard phrases are looked for here, when a
-        rule that has them can fire), of every phrase when explaining (`decisions` then collects
-        why each rule fired or not)."""
+        """Findings of one message given its hits: of the firing phrases when judging, with
+        `fireable`, the rules the native gate says they can fire (the guard phrases are looked for
+        here, when a rule that has them can fire); of every phrase when explaining (`decisions`
+        then collects why each rule fired or not)."""
         text, flags = view.text, view.flags
         # Which detectors could find anything (indexed by detectors.NUMBER, LINK, EMAIL, SHORT);
         # a curt filler is a short message made only of filler characters and punctuation.
@@ -491,11 +491,11 @@ class Ruleset:
         symbol_hits = self._symbol_hits(text) if flags & FLAG_SYMBOL else None
         if symbol_hits:  # they count towards the rules too
             hits = list(hits) + symbol_hits
-            rules = self._conjunctions.rules(hits)
+            fireable = self._conjunctions.rules(hits)
         # the rules that can fire: an any hit, every group of a near clause, a detector's context
         # (the native gate says which), or a woken detector; a rule with only guard or
         # allowed-phrase hits cannot
-        candidates = set(rules)
+        candidates = set(fireable)
         for rule_indexes in gated:
             candidates.update(rule_indexes)
         if not candidates:
