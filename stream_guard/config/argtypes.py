@@ -56,7 +56,16 @@ def topic_name(text: str) -> str:
     return text
 
 
-def log_level(text: str) -> str:
-    if text.lower() not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(LOG_LEVELS)}")
-    return text.lower()
+def one_of(choices: tuple[str, ...]):
+    """A parser of one of `choices`, in any case."""
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return text.lower()
+    return parse
+
+
+log_level = one_of(LOG_LEVELS)
+# what rejects, dead letters and scan's outcomes keep of personal data (detectors.mask_record)
+PERSONAL_DATA = ("raw", "masked")
+personal_data = one_of(PERSONAL_DATA)

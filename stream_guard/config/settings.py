@@ -24,6 +24,7 @@ from stream_guard.config.argtypes import (
     broker_list,
     log_level,
     non_negative,
+    personal_data,
     port,
     positive_int,
     topic_name,
@@ -119,6 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("state_dir", Path, "local directory for the Faust app's data", worker(Path("/tmp/stream-guard"))),
     Setting("shop_series_cap", positive_int, "most shops exported as per-shop Prometheus series (worst rates first)",
             both(DEFAULT_SHOP_SERIES_CAP)),
+    Setting("personal_data", personal_data,
+            "rejects, dead letters and scan's outcomes: raw (records as they came, to replay) or masked "
+            "(numbers of five digits or more, e-mail local parts and phone-number buyer ids as *)", both("raw")),
     Setting("log_level", log_level, "debug, info, warning or error", worker("info")),
 )
 

@@ -369,6 +369,27 @@ def short_filler(text: str, words: tuple[str, ...], max_chars: int) -> list[Span
     return [(0, len(text))] if reachable[-1] else []
 
 
+def mask_record(raw: bytes) -> bytes:
+    """A raw record with its personal data masked as in an excerpt (mask_personal_data); bytes
+    that are not UTF-8 are kept as they are."""
+    text = raw.decode("utf-8", "surrogateescape")
+    return mask_personal_data(TextView(text)).encode("utf-8", "surrogateescape")
+
+
+def mask_phone_numbers(text: str) -> str:
+    """The text with the digits of each mobile number in it as `*` (an id that is a phone number)."""
+    view = TextView(text)
+    spans = mobile_phone(view)
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        for k in range(start, end):
+            if view.ascii[k] in ALNUM:
+                chars[k] = "*"
+    return "".join(chars)
+
+
 def mask_personal_data(view: TextView) -> str:
     """The text with every digit of a number run of five or more digits, and the local part of
     e-mail addresses, replaced by `*` (same length, so spans stay valid)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 from stream_guard.engine.pipeline import Engine
+from stream_guard.evaluation.detectors import mask_phone_numbers
 from stream_guard.observe.metrics import TURN_OUTCOMES
 from stream_guard.scan.files import Input, ReadError
 
@@ -37,8 +38,10 @@ class Tally:
             self.turns[o.kind] += 1
 
 
-def outcome_record(o) -> dict:
-    return {"kind": o.kind, "platform": o.platform, "shop_id": o.shop_id, "buyer_id": o.buyer_id,
+def outcome_record(o, masked: bool = False) -> dict:
+    """An outcome as scan writes it; `masked`: a buyer id that is a phone number as *."""
+    return {"kind": o.kind, "platform": o.platform, "shop_id": o.shop_id,
+            "buyer_id": mask_phone_numbers(o.buyer_id) if masked else o.buyer_id,
             "day": o.day, "opened_ts": o.opened_ts, "replied_ts": o.replied_ts,
             "response_s": o.response_s, "counted": o.counted, "event_id": o.event_id or None}
 

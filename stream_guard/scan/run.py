@@ -17,6 +17,7 @@ import orjson
 from stream_guard.config.settings import settings_of
 from stream_guard.engine.events import Limits
 from stream_guard.engine.pipeline import Engine, tune_gc
+from stream_guard.evaluation.detectors import mask_record
 from stream_guard.evaluation.packs import PackError
 from stream_guard.observe.log import log
 from stream_guard.observe.metrics import Metrics
@@ -46,6 +47,7 @@ class ScanConfig:
     max_text_bytes: int
     metrics_linger: float
     shop_series_cap: int
+    personal_data: str  # raw, or masked in rejects and outcomes
 
 
 SCAN_FILES = ("path", "out", "rejects", "outcomes", "report", "summary", "quiet")
@@ -99,6 +101,7 @@ def run_scan(config: ScanConfig) -> int:
     outcomes = Sink(config.outcomes)
     tally = Tally()
     repeats = Repeats()
+    masked = config.personal_data == "masked"
     progress = _Progress(source, enabled=sys.stderr.isatty() and not config.quiet)
     started = time.perf_counter()
 
@@ -114,11 +117,12 @@ def run_scan(config: ScanConfig) -> int:
         for v in result.violations:
             violations.write(v)
         for index, reject in result.rejects:
+            record = mask_record(records[index]) if masked else records[index]
             rejects.write({"line": numbers[index], "reason": reject.reason, "detail": reject.detail,
-                           "record": records[index][:REJECT_RECORD_CHARS * 4].decode("utf-8", "replace")
+                           "record": record[:REJECT_RECORD_CHARS * 4].decode("utf-8", "replace")
                            [:REJECT_RECORD_CHARS]})
         for o in result.outcomes:
-            outcomes.write(outcome_record(o))
+            outcomes.write(outcome_record(o, masked))
         progress.update(tally)
 
     broke_off: ReadError | None = None
@@ -139,7 +143,7 @@ def run_scan(config: ScanConfig) -> int:
         final = engine.finish()
         tally.add_outcomes(final)
         for o in final:
-            outcomes.write(outcome_record(o))
+            outcomes.write(outcome_record(o, masked))
     finally:
         source.close()
         for sink in (violations, rejects, outcomes):

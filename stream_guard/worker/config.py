@@ -40,6 +40,7 @@ class WorkerConfig:
     reload_poll: float
     state_dir: Path
     shop_series_cap: int
+    personal_data: str
     log_level: str
 
     @property

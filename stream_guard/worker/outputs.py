@@ -2,7 +2,8 @@
 
 - violations: key = shop id, value = the violation JSON (the same record `scan --out` writes);
   idempotent by its deterministic `violation_id`;
-- dead letters: key = the input record's key, value = the input record's bytes unchanged, and
+- dead letters: key = the input record's key, value = the input record's bytes unchanged (or with
+  personal data masked, with `personal_data = masked`), and
   headers `reason`, `detail` and `source` (topic/partition/offset) — the Kafka Connect style,
   so the record can be fixed and replayed as it was; a value too big to carry with its headers
   is cut and marked `truncated` with its original size;
@@ -21,6 +22,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from stream_guard.engine.events import Reject
+from stream_guard.evaluation.detectors import mask_record
 
 # room for headers under the broker's default message.max.bytes (1 MiB)
 MAX_DEAD_LETTER_VALUE = 1_000_000
@@ -31,8 +33,12 @@ def violation_record(violation: dict) -> tuple[bytes, bytes, list]:
 
 
 def dead_letter_record(key: bytes | None, value: bytes | None, reject: Reject,
-                       source: str) -> tuple[bytes | None, bytes, list]:
+                       source: str, masked: bool = False) -> tuple[bytes | None, bytes, list]:
+    """`masked`: personal data in the value as * (`personal_data = masked`); else the bytes as
+    they came, to fix and replay."""
     value = value or b""
+    if masked:
+        value = mask_record(value)
     headers = [("reason", reject.reason.encode()), ("detail", reject.detail.encode()),
                ("source", source.encode())]
     if len(value) > MAX_DEAD_LETTER_VALUE:
