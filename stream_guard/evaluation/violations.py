@@ -5,7 +5,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from stream_guard.evaluation.detectors import TextView, mask_personal_data
+from stream_guard.evaluation.detectors import ASCII_FOLD_MAP, WECHAT_CHARS, TextView, mask_personal_data
 from stream_guard.evaluation.ruleset import Finding
 
 EXCERPT_CHARS = 200
@@ -20,14 +20,29 @@ def violation_id(event_id: str, rule_id: str) -> str:
 
 
 def excerpt(text: str, findings: list[Finding]) -> str:
-    """The message with phone, card and id numbers and e-mail local parts masked, cut to
-    EXCERPT_CHARS around the first hit when it is longer."""
-    masked = mask_personal_data(TextView(text))
+    """The message with phone, card and id numbers, e-mail local parts and the WeChat ids a rule
+    found masked, cut to EXCERPT_CHARS around the first hit when it is longer."""
+    masked = _mask_ids(mask_personal_data(TextView(text)), findings)
     if len(masked) <= EXCERPT_CHARS:
         return masked
     first = min(span[0] for f in findings for span in f.spans)
     start = max(0, min(first - EXCERPT_CHARS // 4, len(masked) - EXCERPT_CHARS))
     return ("…" if start else "") + masked[start:start + EXCERPT_CHARS] + "…"
+
+
+def _mask_ids(text: str, findings: list[Finding]) -> str:
+    """The WeChat ids of the findings of a wechat_id detector as `*` (their letters, digits, _ and -):
+    an id, unlike a number, is only told from a word by the context that found it."""
+    spans = [span for f in findings if f.rule.detector is not None and f.rule.detector.name == "wechat_id"
+             for span in f.spans]
+    if not spans:
+        return text
+    chars, folded = list(text), ASCII_FOLD_MAP.translate(text)  # full-width letters are id characters too
+    for start, end in spans:
+        for k in range(start, end):
+            if folded[k] in WECHAT_CHARS:
+                chars[k] = "*"
+    return "".join(chars)
 
 
 def build_violations(event: Mapping[str, Any], findings: list[Finding], pack_version: str) -> list[dict]:
