@@ -452,7 +452,7 @@ def _parse_rule(raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -
     if "detector" in raw:
         spec = raw["detector"]
         name = spec.get("name") if isinstance(spec, dict) else None
-        if name not in DETECTOR_PARAMS:
+        if not isinstance(name, str) or name not in DETECTOR_PARAMS:
             problems.add(file, rid, f"unknown detector {name!r}")
         else:
             params = set(spec) - {"name"}
