@@ -92,7 +92,7 @@ class Input:
             if chunk:
                 parts = data.splitlines(keepends=True)
                 # the last part waits for more: no line end yet, or a CR that an LF may follow
-                pending = parts.pop() if parts and (parts[-1][-1:] == b"\r" or parts[-1][-1:] != b"\n") else b""
+                pending = parts.pop() if parts and not parts[-1].endswith(b"\n") else b""
             else:  # the end, or the error: what is left is the last line
                 parts, pending = data.splitlines(keepends=True), b""
             for part in parts:
