@@ -550,27 +550,29 @@ cdef int compare_hits_longest_first(const void* x, const void* y) noexcept nogil
 cdef enum:
     MOVES_PER_HIT = 8  # the insertion sort's budget, so that it stays linear
 
+ctypedef int (*HitOrder)(const void*, const void*) noexcept nogil
 
-cdef bint sort_nearly_sorted(HitBuffer* buf) noexcept nogil:
-    """Sort the hits by (start, end, pattern) with an insertion sort, which is quick on what the
-    scan gives (in the order of their ends, so by start but for the hits that end together): 1
-    when done, 0 when it would have moved more than MOVES_PER_HIT hits a hit (the hits are then a
-    permutation of what they were, for qsort to finish)."""
+
+cdef void sort_hits(HitBuffer* buf, HitOrder order) noexcept nogil:
+    """Sort the hits by `order`: an insertion sort first, which is quick on hits nearly in order
+    (the scan gives them by end, so by start but for the hits that end together, and a gate's
+    input comes by start), and qsort once it would move more than MOVES_PER_HIT hits a hit (the
+    hits are then a permutation of what they were)."""
     cdef Py_ssize_t i, j, moves = 0, budget = buf.count * MOVES_PER_HIT
     cdef Hit hit
     for i in range(1, buf.count):
-        if compare_hits(&buf.hits[i - 1], &buf.hits[i]) <= 0:
+        if order(&buf.hits[i - 1], &buf.hits[i]) <= 0:
             continue
         hit = buf.hits[i]
         j = i
-        while j > 0 and compare_hits(&buf.hits[j - 1], &hit) > 0:
+        while j > 0 and order(&buf.hits[j - 1], &hit) > 0:
             buf.hits[j] = buf.hits[j - 1]
             j -= 1
         buf.hits[j] = hit
         moves += i - j
         if moves > budget:
-            return 0
-    return 1
+            qsort(buf.hits, buf.count, sizeof(Hit), order)
+            return
 
 
 cdef void order_hits(HitBuffer* buf, bint longest) noexcept nogil:
@@ -580,8 +582,7 @@ cdef void order_hits(HitBuffer* buf, bint longest) noexcept nogil:
     if buf.count < 2:
         return
     if not longest:
-        if not sort_nearly_sorted(buf):
-            qsort(buf.hits, buf.count, sizeof(Hit), compare_hits)
+        sort_hits(buf, compare_hits)
         return
     qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_longest_first)
     for i in range(buf.count):
@@ -628,13 +629,18 @@ cdef struct GateScratch:
     Py_ssize_t* rules  # the rules _fires names
 
 
+cdef void no_scratch(GateScratch* scratch) noexcept nogil:
+    """Nothing allocated yet: what free_scratch may be called on."""
+    scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
+
+
 cdef void free_scratch(GateScratch* scratch) noexcept nogil:
     free(scratch.seen)
     free(scratch.touched)
     free(scratch.latest)
     free(scratch.fired)
     free(scratch.rules)
-    scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
+    no_scratch(scratch)
 
 
 cdef tuple _rule_tuple(const GateScratch* scratch, Py_ssize_t n):
@@ -801,13 +807,9 @@ cdef class Conjunctions:
     cdef Py_ssize_t _fires_of(self, hits, GateScratch* scratch, HitBuffer* buf, bint name_rules) except -1:
         """_fires of Python hits, in any order: the number of rules they can fire, named in the
         scratch, or with name_rules false 1 when they can fire one."""
-        cdef Py_ssize_t i
         buf.count = 0
         _hits_into(hits, buf)
-        for i in range(1, buf.count):  # a matcher's hits come in order: sorting them costs log n each
-            if compare_hits_by_end(&buf.hits[i - 1], &buf.hits[i]) > 0:
-                qsort(buf.hits, buf.count, sizeof(Hit), compare_hits_by_end)
-                break
+        sort_hits(buf, compare_hits_by_end)
         if name_rules:
             return self._fires(buf.hits, buf.count, scratch, scratch.fired, scratch.rules)
         return self._fires(buf.hits, buf.count, scratch, NULL, NULL)
@@ -818,7 +820,7 @@ cdef class Conjunctions:
         cdef GateScratch scratch
         cdef HitBuffer buf
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
-        scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
+        no_scratch(&scratch)
         try:
             self._scratch(&scratch)
             return _rule_tuple(&scratch, self._fires_of(hits, &scratch, &buf, True))
@@ -835,7 +837,7 @@ cdef class Conjunctions:
         cdef GateScratch scratch
         cdef HitBuffer buf
         buf.hits, buf.count, buf.capacity = NULL, 0, 0
-        scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
+        no_scratch(&scratch)
         out = []
         try:
             self._scratch(&scratch)
@@ -1222,7 +1224,7 @@ cdef class Matcher:
         cdef HitBuffer hits
         cdef GateScratch scratch
         cdef Py_ssize_t i = 0
-        scratch.seen, scratch.touched, scratch.latest, scratch.fired, scratch.rules = NULL, NULL, NULL, NULL, NULL
+        no_scratch(&scratch)
         if keep is not None:
             keep = list(keep)
             texts = list(texts)

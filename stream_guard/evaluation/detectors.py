@@ -376,35 +376,32 @@ def mask_record(raw: bytes) -> bytes:
     return mask_personal_data(TextView(text)).encode("utf-8", "surrogateescape")
 
 
+def star(chars: list[str], folded: str, span: Span, only: frozenset[str] | None = None) -> bool:
+    """Replace chars[start:end] by `*` where the ascii-folded character is one of `only` (every
+    one when None); whether any was. The length stays, so spans stay valid."""
+    starred = False
+    for k in range(span[0], span[1]):
+        if only is None or folded[k] in only:
+            chars[k] = "*"
+            starred = True
+    return starred
+
+
 def mask_phone_numbers(text: str) -> str:
     """The text with the digits of each mobile number in it as `*` (an id that is a phone number)."""
     view = TextView(text)
-    spans = mobile_phone(view)
-    if not spans:
-        return text
     chars = list(text)
-    for start, end in spans:
-        for k in range(start, end):
-            if view.ascii[k] in ALNUM:
-                chars[k] = "*"
-    return "".join(chars)
+    starred = [star(chars, view.ascii, span, ALNUM) for span in mobile_phone(view)]
+    return "".join(chars) if any(starred) else text
 
 
 def mask_personal_data(view: TextView) -> str:
-    """The text with every digit of a number run of five or more digits, and the local part of
+    """The text with every digit of a number run (MIN_NUMBER_DIGITS or more), and the local part of
     e-mail addresses, replaced by `*` (same length, so spans stay valid)."""
     chars = list(view.text)
     masked = False
     for run in view.number_runs:
-        if len(run.digits) >= 5:
-            ascii_text = view.ascii
-            for k in range(run.start, run.end):
-                if ascii_text[k] in ALNUM:  # digits and the X, not the separators
-                    chars[k] = "*"
-                    masked = True
+        masked |= star(chars, view.ascii, (run.start, run.end), ALNUM)  # digits and the X, not the separators
     for start, _end in email(view):
-        at = view.ascii.find("@", start)
-        for k in range(start, at):
-            chars[k] = "*"
-            masked = True
+        masked |= star(chars, view.ascii, (start, view.ascii.find("@", start)))
     return "".join(chars) if masked else view.text

@@ -519,12 +519,12 @@ class Ruleset:
             rule = self.rules[ri]
             rh = per_rule.get(ri, _NO_HITS)
             decision = Decision(rule, False, "") if decisions is not None else None
-            spans = self._rule_spans(rule, rh, sender, meta, view, clauses, decision)
+            spans = set(self._rule_spans(rule, rh, sender, meta, view, clauses, decision))
             if spans:
-                found[ri] = _finding(rule, set(spans))
+                found[ri] = _finding(rule, spans)
             if decision is not None and decisions is not None:
                 decision.fired = bool(spans)
-                decision.spans = tuple(sorted(set(spans)))
+                decision.spans = tuple(sorted(spans))
                 if decision.fired or rh.any or rh.near or decision.reason:
                     decisions.append(decision)
         return found

@@ -5,7 +5,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from stream_guard.evaluation.detectors import ASCII_FOLD_MAP, WECHAT_CHARS, TextView, mask_personal_data
+from stream_guard.evaluation.detectors import ASCII_FOLD_MAP, WECHAT_CHARS, TextView, mask_personal_data, star
 from stream_guard.evaluation.ruleset import Finding
 
 EXCERPT_CHARS = 200
@@ -38,10 +38,8 @@ def _mask_ids(text: str, findings: list[Finding]) -> str:
     if not spans:
         return text
     chars, folded = list(text), ASCII_FOLD_MAP.translate(text)  # full-width letters are id characters too
-    for start, end in spans:
-        for k in range(start, end):
-            if folded[k] in WECHAT_CHARS:
-                chars[k] = "*"
+    for span in spans:
+        star(chars, folded, span, WECHAT_CHARS)
     return "".join(chars)
 
 
