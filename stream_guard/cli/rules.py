@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from stream_guard.cli import rules_eval
-from stream_guard.evaluation.packs import PLATFORMS, Example, default_rules_dir, load_all
+from stream_guard.evaluation.packs import PLATFORMS, Example, default_rules_dir, load_all, load_checked
 from stream_guard.evaluation.ruleset import Ruleset
 
 
@@ -24,35 +24,42 @@ def _describe(ex: Example) -> str:
     return f"{ex.text!r}{extra}" + (f" role={ex.role}" if ex.role != "agent" else "")
 
 
-def check(directory: Path) -> list[str]:
-    packs, problems = load_all(directory)
+def check(directory: Path) -> tuple[list[str], list[str]]:
+    """The problems and the warnings of the packs of a directory: the loader's, and those only
+    compiling the packs and running their examples find."""
+    packs, problems, warnings = load_checked(directory)
     problems = list(problems)
     for platform, pack in packs.items():
         try:
             ruleset = Ruleset(pack)
         except (TypeError, ValueError) as exc:
-            problems.append(f"{platform}.toml:-: cannot compile: {exc}")
+            problems.append(f"{platform}.toml:1: -: cannot compile: {exc}")
             continue
         for rule in pack.rules:
             for phrase in ruleset.allowed_everywhere(rule):
-                problems.append(f"{rule.origin}:{rule.id}: phrase {phrase!r} can never fire: "
+                problems.append(f"{rule.origin}:{rule.line}: {rule.id}: phrase {phrase!r} can never fire: "
                                 f"an allowed phrase of the rule normalises to the same text")
         for rule, kind, ex, passed in example_results(ruleset):
             if not passed:
                 verb = "does not fire" if kind == "hit" else "fires"
-                problems.append(f"{rule.origin}:{rule.id}: on {platform}, {kind} example {verb}: {_describe(ex)}")
-    return list(dict.fromkeys(problems))
+                problems.append(f"{rule.origin}:{rule.line}: {rule.id}: on {platform}, {kind} example {verb}: "
+                                f"{_describe(ex)}")
+    return list(dict.fromkeys(problems)), warnings
 
 
 def cmd_check(args) -> int:
-    problems = check(args.dir)
-    for line in problems:
+    problems, warnings = check(args.dir)
+    for line in problems + warnings:
         print(line)
     if problems:
-        print(f"{len(problems)} problems", file=sys.stderr)
+        print(f"{_counted(len(problems), 'problem')}, {_counted(len(warnings), 'warning')}", file=sys.stderr)
         return 1
-    print(f"{args.dir}: rule packs are valid")
+    print(f"{args.dir}: rule packs are valid" + (f" ({_counted(len(warnings), 'warning')})" if warnings else ""))
     return 0
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def cmd_test(args) -> int:

@@ -1,7 +1,8 @@
 """Rule packs: read `rules/*.toml`, validate them, resolve includes and overrides.
 
-Everything a pack says is checked here, so the evaluator can trust what it gets. Problems are
-collected (not raised one by one) as `file:rule: message` lines, the form `rules check` prints.
+Everything a pack says is checked here (its shape against `pack_format`, the rest by the loader),
+so the evaluator can trust what it gets. Problems are collected, not raised one by one, as
+`file:line: rule: message` lines, the form `rules check` prints; warnings the same way.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import itertools
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time as dt_time
@@ -20,47 +22,35 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from stream_guard.evaluation import folds
 from stream_guard.evaluation.detectors import SHORT_MESSAGE
-from stream_guard.tracking.replies import SESSION_RULES, UNITS, ReplyProfile
-
-CATEGORIES = (
-    "invoice_refusal", "free_shipping_breach", "out_of_stock", "payment_refusal",
-    "off_platform_payment", "contact_diversion", "competitor_platform", "absolute_claim",
-    "abuse", "privacy_leak", "curt_reply", "order_closing", "return_refusal",
+from stream_guard.evaluation.pack_format import (
+    CATEGORIES,
+    DEFAULT_ROLES,
+    DETECTOR,
+    DETECTOR_PARAMS,
+    EXAMPLE,
+    GUARD,
+    INCLUDED_FILE,
+    MIN_EXAMPLES,
+    NEAR,
+    PENALTY,
+    PLATFORM_FILE,
+    PLATFORMS,
+    REPLY,
+    REPLY_PENALTY,
+    RULE,
+    SENDERS,
+    conform,
+    value_of,
 )
-SEVERITIES = ("critical", "high", "medium", "low")
-ACTIONS = ("block", "review", "log")
-SENDERS = ("buyer", "agent", "bot", "system")
-PLATFORMS = ("taobao", "tmall", "pinduoduo", "jd", "douyin")
-DEFAULT_ROLES = ("agent", "bot")
-MIN_EXAMPLES = 3
+from stream_guard.evaluation.pack_lines import KeyLines
+from stream_guard.tracking.replies import ReplyProfile
 
-PACK_KEYS = {"platform", "include", "exclude", "allow_domains", "description"}
-INCLUDED_KEYS = {"pack", "rules", "lexicons"}
-INCLUDED_PACK_KEYS = {"include", "description"}
-RULE_KEYS = {
-    "id", "category", "severity", "source", "penalty", "roles", "description",
-    "any", "unless", "unless_before", "unless_after", "skip_questions", "near", "when", "detector",
-    "examples", "platforms", "fold", "whole_terms",
-}
-PENALTY_KEYS = {"points", "fine_cny", "action"}
-NEAR_KEYS = {"within", "groups", "ordered", "scope"}
-SCOPES = ("clause", "message")
-GUARD_KEYS = {"phrases", "within"}
+__all__ = ["CATEGORIES", "PLATFORMS", "SENDERS", "Example", "Pack", "PackError", "Rule", "default_rules_dir",
+           "load_all", "load_checked", "load_pack"]
+
 LEXICON_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 LEXICON_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 MAX_EXPANSIONS = 4096  # phrases one templated phrase may stand for
-EXAMPLE_KEYS = {"text", "meta", "role"}
-# detector name -> the parameters it takes
-DETECTOR_PARAMS = {
-    "mobile_phone": {"context", "within"},
-    "qq_number": {"context", "within"},
-    "wechat_id": {"context", "within"},
-    "url": set(),
-    "email": set(),
-    "bank_card": {"context", "within"},
-    "id_card": {"context", "within"},
-    "short_filler": {"words", "max_chars"},
-}
 NEEDS_CONTEXT = {"qq_number", "wechat_id"}
 # detectors that run on every message with a long number, context or not: the number is the rarer
 # of the two (context words such as 打, 联系 are common), and for id_card the context widens what
@@ -78,7 +68,7 @@ def default_rules_dir() -> Path:
         return Path(env)
     bundled = resources.files(BUNDLED_RULES)
     if not isinstance(bundled, Path):  # an import from a zip archive: tomllib needs real files
-        raise PackError([f"{bundled}:-: the bundled rule packs are not files on disk; set STREAM_GUARD_RULES_DIR"])
+        raise PackError([f"{bundled}:1: -: the bundled rule packs are not files on disk; set STREAM_GUARD_RULES_DIR"])
     return bundled
 
 
@@ -126,6 +116,7 @@ class Rule:
     fine_cny: int
     action: str
     origin: str  # the file the rule was written in
+    line: int = 1  # the line of its id there
     roles: frozenset[str] = frozenset(DEFAULT_ROLES)
     platforms: tuple[str, ...] = PLATFORMS  # the platforms whose packs keep the rule
     description: str = ""
@@ -157,67 +148,8 @@ class Pack:
     def reply_profile(self) -> ReplyProfile:
         """The reply profile of a pack `load_pack` accepted, which always has one."""
         if self.reply is None:
-            raise PackError([f"{self.platform}:reply: missing [reply]: every platform needs a reply profile"])
+            raise PackError([f"{self.platform}.toml:1: reply: missing [reply]: every platform needs a reply profile"])
         return self.reply
-
-
-REPLY_KEYS = {
-    "unit", "threshold_s", "service_hours", "timezone", "count_by_start", "session_gap_s",
-    "session_rule", "bots_count", "handoff_starts_clock", "penalty",
-}
-REPLY_PENALTY_KEYS = {"min_consults", "max_rate", "fine_cny"}
-
-
-def _parse_reply(raw, platform: str, file: str, problems: _Problems) -> ReplyProfile | None:
-    """The [reply] table of a platform pack: how that platform counts valid replies."""
-    if not isinstance(raw, dict):
-        problems.add(file, "reply", "[reply] must be a table")
-        return None
-    if set(raw) - REPLY_KEYS:
-        problems.add(file, "reply", f"unknown keys {sorted(set(raw) - REPLY_KEYS)}")
-    unit = raw.get("unit", "turn")
-    if unit not in UNITS:
-        problems.add(file, "reply", f"unit must be one of {', '.join(UNITS)}")
-    session_rule = raw.get("session_rule", "first_reply")
-    if session_rule not in SESSION_RULES:
-        problems.add(file, "reply", f"session_rule must be one of {', '.join(SESSION_RULES)}")
-    hours = raw.get("service_hours", ["08:00", "23:00"])
-    try:
-        start, end = (dt_time.fromisoformat(h) for h in hours)
-    except (TypeError, ValueError):
-        problems.add(file, "reply", "service_hours must be two HH:MM times, the end exclusive")
-        start, end = dt_time(8), dt_time(23)
-    zone = raw.get("timezone", "Asia/Shanghai")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        problems.add(file, "reply", f"unknown timezone {zone!r}")
-        zone = "Asia/Shanghai"
-    penalty = raw.get("penalty", {})
-    if not isinstance(penalty, dict) or set(penalty) - REPLY_PENALTY_KEYS:
-        problems.add(file, "reply", f"penalty takes {sorted(REPLY_PENALTY_KEYS)}")
-        penalty = {}
-    max_rate = penalty.get("max_rate", 0.5)
-    if not isinstance(max_rate, (int, float)) or not 0 <= max_rate <= 1:
-        problems.add(file, "reply", "penalty.max_rate must be a rate between 0 and 1")
-        max_rate = 0.5
-    flags = {}
-    for key in ("count_by_start", "bots_count", "handoff_starts_clock"):
-        value = raw.get(key, key == "count_by_start")
-        if not isinstance(value, bool):
-            problems.add(file, "reply", f"{key} must be true or false")
-            value = False
-        flags[key] = value
-    return ReplyProfile(
-        platform=platform, unit=unit, session_rule=session_rule,
-        threshold_s=_int(raw.get("threshold_s", 180), file, "reply", "threshold_s", problems, 1),
-        service_start=start, service_end=end, timezone=zone,
-        session_gap_s=_int(raw.get("session_gap_s", 600), file, "reply", "session_gap_s", problems, 1),
-        penalty_min_consults=_int(penalty.get("min_consults", 101), file, "reply", "penalty.min_consults", problems),
-        penalty_max_rate=float(max_rate),
-        penalty_fine_cny=_int(penalty.get("fine_cny", 0), file, "reply", "penalty.fine_cny", problems),
-        **flags,
-    )
 
 
 class PackError(Exception):
@@ -227,8 +159,49 @@ class PackError(Exception):
 
 
 class _Problems(list):
-    def add(self, file: str, rule: str, message: str) -> None:
-        self.append(f"{file}:{rule}: {message}")
+    """Problems as `file:line: rule: message` lines, warnings the same way in `warnings`; `lines`
+    knows where each file read so far writes its keys."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: dict[str, KeyLines] = {}
+        self.warnings: list[str] = []
+
+    def place(self, file: str, rule: str = "-", base: tuple | None = None) -> _Place:
+        """Where the problems of one table go: `base` is its key path in the file (found from the
+        rule's id when not given)."""
+        lines = self.lines.get(file)
+        if base is None:
+            base = lines.rule_base(rule) if lines is not None else ()
+        return _Place(self, file, rule, base)
+
+    def add(self, file: str, rule: str, message: str, key: str | tuple = "", line: int | None = None) -> None:
+        self.place(file, rule).add(message, key, line)
+
+
+@dataclass(frozen=True)
+class _Place:
+    problems: _Problems
+    file: str
+    rule: str
+    base: tuple
+
+    def line(self, key: str | tuple = "") -> int:
+        lines = self.problems.lines.get(self.file)
+        if lines is None:
+            return 1
+        path = tuple(p for p in key.split(".") if p) if isinstance(key, str) else key
+        return lines.line((*self.base, *path))
+
+    def add(self, message: str, key: str | tuple = "", line: int | None = None) -> None:
+        self.problems.append(f"{self.file}:{line or self.line(key)}: {self.rule}: {message}")
+
+    def warn(self, message: str, key: str = "") -> None:
+        self.problems.warnings.append(f"{self.file}:{self.line(key)}: {self.rule}: warning: {message}")
+
+    def report(self, key: str, message: str) -> None:
+        """The `pack_format.Report` of this place."""
+        self.add(message, key)
 
 
 class _Reader:
@@ -247,48 +220,72 @@ class _Reader:
 
 def _read(path: Path, problems: _Problems) -> dict | None:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
     except OSError as exc:
         problems.add(path.name, "-", f"cannot read: {exc.strerror}")
-    except tomllib.TOMLDecodeError as exc:
-        problems.add(path.name, "-", f"invalid TOML: {exc}")
+        return None
+    try:
+        # a byte-order mark is what some editors put first in a UTF-8 file; TOML does not take it
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        problems.add(path.name, "-", f"not UTF-8: byte {exc.start}")
-    return None
+        problems.add(path.name, "-", f"not UTF-8: byte {exc.start}", line=raw.count(b"\n", 0, exc.start) + 1)
+        return None
+    problems.lines[path.name] = KeyLines(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"at line (\d+)", str(exc))
+        problems.add(path.name, "-", f"invalid TOML: {exc}", line=int(found.group(1)) if found else 1)
+        return None
 
 
-def _table(value, file: str, what: str, problems: _Problems) -> dict:
-    """A TOML table, or {} with a problem."""
-    if isinstance(value, dict):
-        return value
-    problems.add(file, "-", f"{what} must be a table")
-    return {}
+# what a phrase written as a regular expression means to say instead, by the syntax it uses
+REGEX_HINTS = (
+    (re.compile(r"\.[*+?]|\.\{\d"),
+     'for words apart, a near clause: near = [{ groups = [["微"], ["信"]], within = 4 }]'),
+    (re.compile(r"\\[dDwWsSbB]|\[0-9\]"), "numbers and ids are the detectors' (mobile_phone, qq_number, wechat_id, "
+                                           "bank_card, id_card), and separators inside a hit are skipped already"),
+    (re.compile(r"\[[^\]]+\]|\|"), "each spelling is its own phrase, or a [lexicons] list named once"),
+    (re.compile(r"\{\d+(?:,\d*)?\}"), "a run of one character already matches as one"),
+    (re.compile(r"^\^|(?<!\\)\$$"), "phrases match anywhere; a whole short message is the short_filler detector's"),
+)
+LOWER_CASE_REF = re.compile(r"\{[a-z_][A-Za-z0-9_]*\}")
+INVISIBLE = {"Cf", "Mn", "Me", "Cc", "Zs", "Zl", "Zp"}
 
 
-def _names(value, file: str, key: str, problems: _Problems) -> tuple[str, ...]:
-    """A list of names (files, rule ids, domains), or () with a problem."""
-    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
-        return tuple(value)
-    hint = f' (a list: {key} = ["{value}"])' if isinstance(value, str) else ""
-    problems.add(file, "-", f"{key} must be a list of non-empty strings{hint}")
-    return ()
+def _check_phrase(phrase: str, place: _Place, key: str) -> None:
+    """A phrase of nothing visible is a problem; one that reads as a regular expression or a
+    lower-case lexicon reference is matched as written, with a warning."""
+    if all(unicodedata.category(ch) in INVISIBLE for ch in phrase):
+        points = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(phrase) if not ch.isspace())
+        place.add(f"{key}: phrase {phrase!r} is only invisible characters ({points}): it can never "
+                                 f"match what a person reads, and the matcher skips them inside words", key)
+        return
+    hints = [hint for pattern, hint in REGEX_HINTS if pattern.search(phrase)]
+    if hints:
+        place.warn(f"{key}: phrase {phrase!r} looks like a regular expression; phrases are literal "
+                                  f"text: " + "; ".join(hints), key)
+    for ref in LOWER_CASE_REF.findall(phrase):
+        place.warn(f"{key}: phrase {phrase!r} has {ref}, which is matched as written: lexicon "
+                                  f"names are upper case (A-Z, 0-9, _)", key)
 
 
-def _strings(value, file, rule, key, problems) -> tuple[str, ...]:
+def _strings(value, place: _Place, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        problems.add(file, rule, f"{key} must be a list of strings")
+        place.add(f"{key} must be a list of strings", key)
         return ()
     for v in value:
-        if not v.strip():
-            problems.add(file, rule, f"{key} has an empty phrase")
+        if v.strip():
+            _check_phrase(v, place, key)
+        else:
+            place.add(f"{key} has an empty phrase", key)
     return tuple(v for v in value if v.strip())
 
 
 Lexicons = dict[str, tuple[str, ...]]
 
 
-def _expand(phrase: str, lexicons: Lexicons, file: str, rule: str, key: str, problems: _Problems) -> list[str]:
+def _expand(phrase: str, lexicons: Lexicons, place: _Place, key: str) -> list[str]:
     """A phrase with `{NAME}` references stands for every phrase its lexicons spell."""
     parts = LEXICON_REF.split(phrase)
     if len(parts) == 1:
@@ -300,247 +297,156 @@ def _expand(phrase: str, lexicons: Lexicons, file: str, rule: str, key: str, pro
         elif part in lexicons:
             choices.append(lexicons[part])
         else:
-            problems.add(file, rule, f"{key}: unknown lexicon {{{part}}}")
+            place.add(f"{key}: unknown lexicon {{{part}}}", key)
             return []
     count = 1
     for options in choices:
         count *= len(options)
     if count > MAX_EXPANSIONS:
-        problems.add(file, rule, f"{key}: {phrase!r} stands for {count} phrases, over {MAX_EXPANSIONS}")
+        place.add(f"{key}: {phrase!r} stands for {count} phrases, over {MAX_EXPANSIONS}", key)
         return []
     return ["".join(combination) for combination in itertools.product(*choices)]
 
 
-def _phrases(value, lexicons: Lexicons, file: str, rule: str, key: str, problems: _Problems) -> tuple[str, ...]:
+def _phrases(value, lexicons: Lexicons, place: _Place, key: str) -> tuple[str, ...]:
     """A list of phrases, each expanded through the lexicons; a lone `"{NAME}"` is the lexicon."""
     if isinstance(value, str) and LEXICON_REF.fullmatch(value):
         value = [value]
     out: dict[str, None] = {}
-    for phrase in _strings(value, file, rule, key, problems):
-        out.update(dict.fromkeys(_expand(phrase, lexicons, file, rule, key, problems)))
+    for phrase in _strings(value, place, key):
+        out.update(dict.fromkeys(_expand(phrase, lexicons, place, key)))
     return tuple(out)
 
 
-def _lexicons(data: dict, file: str, problems: _Problems, known: Lexicons) -> Lexicons:
-    """The [lexicons] of one file, added to those already `known` (a name is defined once);
-    a lexicon may use the lexicons defined before it."""
-    raw = data.get("lexicons", {})
-    if not isinstance(raw, dict):
-        problems.add(file, "lexicons", "[lexicons] must be a table of phrase lists")
-        return known
+def _lexicons(data: dict, place: _Place, known: Lexicons) -> Lexicons:
+    """The [lexicons] of one file (conformed: a table), added to those already `known` (a name is
+    defined once); a lexicon may use the lexicons defined before it."""
     merged = dict(known)
-    for name, value in raw.items():
+    for name, value in data.get("lexicons", {}).items():
         if not LEXICON_NAME.fullmatch(name):
-            problems.add(file, "lexicons", f"{name!r}: lexicon names are upper case (A-Z, 0-9, _)")
+            place.add(f"{name!r}: lexicon names are upper case (A-Z, 0-9, _)", name)
             continue
         if name in merged:
-            problems.add(file, "lexicons", f"{name} is defined twice")
+            place.add(f"{name} is defined twice", name)
             continue
-        phrases = _phrases(value, merged, file, "lexicons", name, problems)
+        phrases = _phrases(value, merged, place, name)
         if not phrases:
-            problems.add(file, "lexicons", f"{name} is empty")
+            place.add(f"{name} is empty", name)
         merged[name] = phrases
     return merged
 
 
-def _guard(value, lexicons: Lexicons, file: str, rule: str, key: str, problems: _Problems) -> Guard | None:
-    if value is None:
+def _guard(got: dict | None, lexicons: Lexicons, place: _Place, key: str) -> Guard | None:
+    if got is None or "phrases" not in got:
         return None
-    if not isinstance(value, dict) or set(value) - GUARD_KEYS or "phrases" not in value:
-        problems.add(file, rule, f"{key} must be a table with phrases (and within)")
-        return None
-    phrases = _phrases(value["phrases"], lexicons, file, rule, key, problems)
-    return Guard(phrases, _int(value.get("within", 2), file, rule, f"{key}.within", problems)) if phrases else None
+    phrases = _phrases(got["phrases"], lexicons, place, key)
+    return Guard(phrases, value_of(got, GUARD, "within")) if phrases else None
 
 
-def _int(value, file, rule, key, problems, minimum=0) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        problems.add(file, rule, f"{key} must be an integer >= {minimum}")
-        return minimum
-    return value
-
-
-def _examples(value, file, rule, key, problems) -> tuple[Example, ...]:
-    if not isinstance(value, list):
-        problems.add(file, rule, f"examples.{key} must be a list")
-        return ()
+def _examples(items: list, place: _Place, key: str) -> tuple[Example, ...]:
+    where = f"examples.{key}"
     out = []
-    for item in value:
+    for item in items:
         if isinstance(item, str):
             out.append(Example(item))
-        elif isinstance(item, dict) and isinstance(item.get("text"), str):
-            unknown = set(item) - EXAMPLE_KEYS
-            if unknown:
-                problems.add(file, rule, f"examples.{key}: unknown keys {sorted(unknown)}")
-            meta = item.get("meta", {})
-            role = item.get("role", "agent")
-            if not isinstance(meta, dict) or role not in SENDERS:
-                problems.add(file, rule, f"examples.{key}: bad meta or role in {item!r}")
-                continue
-            out.append(Example(item["text"], tuple(sorted(meta.items())), role))
+        elif isinstance(item, dict):
+            got = conform(item, EXAMPLE, place.report, where + ".")
+            if "text" in got:
+                meta = value_of(got, EXAMPLE, "meta")
+                out.append(Example(got["text"], tuple(sorted(meta.items())), value_of(got, EXAMPLE, "role")))
         else:
-            problems.add(file, rule, f"examples.{key}: {item!r} is neither a string nor a table with text")
+            place.add(f"{where}: {item!r} is neither a string nor a table with text", where)
+    if len(out) < MIN_EXAMPLES:
+        place.add(f"needs at least {MIN_EXAMPLES} {key} examples, has {len(out)}", where)
     return tuple(out)
 
 
-def _parse_rule(raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -> Rule | None:
-    if not isinstance(raw, dict):
-        problems.add(file, "-", f"a rule must be a table ([[rules]]), not {raw!r}")
+def _detector(spec: dict | None, lexicons: Lexicons, place: _Place) -> Detector | None:
+    if spec is None or "name" not in spec:
         return None
-    rid = raw.get("id")
-    if not isinstance(rid, str) or not rid:
-        problems.add(file, "-", "a rule without an id")
-        return None
-    unknown = set(raw) - RULE_KEYS
-    if unknown:
-        problems.add(file, rid, f"unknown keys {sorted(unknown)}")
-    # as the pack spells them: a value that is not one of the names is a problem reported here
-    category: Any = raw.get("category")
-    if category not in CATEGORIES:
-        problems.add(file, rid, f"unknown category {category!r}")
-    severity: Any = raw.get("severity")
-    if severity not in SEVERITIES:
-        problems.add(file, rid, f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
-    source = raw.get("source")
-    if not isinstance(source, str) or not source:
-        problems.add(file, rid, "source (an id of docs/platform-rules.md) is missing")
-    penalty = raw.get("penalty", {})
-    if not isinstance(penalty, dict):
-        problems.add(file, rid, "penalty must be a table")
-        penalty = {}
-    if set(penalty) - PENALTY_KEYS:
-        problems.add(file, rid, f"penalty: unknown keys {sorted(set(penalty) - PENALTY_KEYS)}")
-    action = penalty.get("action")
-    if action not in ACTIONS:
-        problems.add(file, rid, f"penalty.action must be one of {', '.join(ACTIONS)}, not {action!r}")
-    platforms = raw.get("platforms", list(PLATFORMS))
-    if not isinstance(platforms, list) or not platforms or any(p not in PLATFORMS for p in platforms):
-        problems.add(file, rid, f"platforms must be a non-empty list of {', '.join(PLATFORMS)}")
-        platforms = list(PLATFORMS)
-    roles = raw.get("roles", list(DEFAULT_ROLES))
-    if not isinstance(roles, list) or not roles or any(r not in SENDERS for r in roles):
-        problems.add(file, rid, f"roles must be a non-empty list of {', '.join(SENDERS)}")
-        roles = list(DEFAULT_ROLES)
+    name = spec["name"]
+    extra = set(spec) - {"name"} - DETECTOR_PARAMS[name]
+    if extra:
+        place.add(f"detector {name}: unknown parameters {sorted(extra)}", "detector")
+    context = _phrases(value_of(spec, DETECTOR, "context"), lexicons, place, "detector.context")
+    if name in NEEDS_CONTEXT and not context:
+        place.add(f"detector {name} needs context phrases", "detector")
+    detector = Detector(
+        name=name, context=context, within=value_of(spec, DETECTOR, "within"),
+        words=_strings(value_of(spec, DETECTOR, "words"), place, "detector.words"),
+        max_chars=value_of(spec, DETECTOR, "max_chars"),
+    )
+    if name == "short_filler" and not detector.words:
+        place.add("detector short_filler needs words", "detector")
+    if name == "short_filler" and detector.max_chars > SHORT_MESSAGE:
+        place.add(f"detector short_filler: max_chars over {SHORT_MESSAGE} would never be reached",
+                     "detector")
+    return detector
 
-    near = []
-    clauses = raw.get("near", [])
-    if not isinstance(clauses, list):
-        problems.add(file, rid, "near must be a list of clauses (near = [{ groups = [...] }])")
-        clauses = []
-    for clause in clauses:
-        if not isinstance(clause, dict) or set(clause) - NEAR_KEYS or "groups" not in clause:
-            problems.add(file, rid, f"near clause {clause!r} takes groups and {sorted(NEAR_KEYS - {'groups'})}")
-            continue
-        groups = clause["groups"]
-        if not isinstance(groups, list) or len(groups) < 2:
-            problems.add(file, rid, "near needs at least two groups")
-            continue
-        ordered, scope = clause.get("ordered", False), clause.get("scope", "clause")
-        if not isinstance(ordered, bool):
-            problems.add(file, rid, "near.ordered must be true or false")
-            ordered = False
-        if scope not in SCOPES:
-            problems.add(file, rid, f"near.scope must be one of {', '.join(SCOPES)}")
-            scope = "clause"
-        near.append(Near(
-            _int(clause.get("within", 8), file, rid, "near.within", problems, minimum=1),
-            tuple(_phrases(g, lexicons, file, rid, "near.groups", problems) for g in groups),
-            ordered, scope,
-        ))
 
-    detector = None
-    if "detector" in raw:
-        spec = raw["detector"]
-        name = spec.get("name") if isinstance(spec, dict) else None
-        if not isinstance(name, str) or name not in DETECTOR_PARAMS:
-            problems.add(file, rid, f"unknown detector {name!r}")
-        else:
-            params = set(spec) - {"name"}
-            if params - DETECTOR_PARAMS[name]:
-                problems.add(file, rid, f"detector {name}: unknown parameters {sorted(params - DETECTOR_PARAMS[name])}")
-            context = _phrases(spec.get("context", []), lexicons, file, rid, "detector.context", problems)
-            if name in NEEDS_CONTEXT and not context:
-                problems.add(file, rid, f"detector {name} needs context phrases")
-            detector = Detector(
-                name=name,
-                context=context,
-                within=_int(spec.get("within", 8), file, rid, "detector.within", problems, 1),
-                words=_strings(spec.get("words", []), file, rid, "detector.words", problems),
-                max_chars=_int(spec.get("max_chars", 5), file, rid, "detector.max_chars", problems, 1),
-            )
-            if name == "short_filler" and not detector.words:
-                problems.add(file, rid, "detector short_filler needs words")
-            if name == "short_filler" and detector.max_chars > SHORT_MESSAGE:
-                problems.add(file, rid, f"detector short_filler: max_chars over {SHORT_MESSAGE} would never be reached")
+def _parse_rule(raw: dict, place: _Place, lexicons: Lexicons) -> Rule:
+    """A rule from its table (its id already checked): every key conformed to the schema, its
+    phrases expanded and folded."""
+    got = conform(raw, RULE.keys, place.report)
+    rid = place.rule
 
-    phrases = _phrases(raw.get("any", []), lexicons, file, rid, "any", problems)
-    skip_questions = raw.get("skip_questions", False)
-    if not isinstance(skip_questions, bool):
-        problems.add(file, rid, "skip_questions must be true or false")
-        skip_questions = False
-    whole_terms = raw.get("whole_terms", False)
-    if not isinstance(whole_terms, bool):
-        problems.add(file, rid, "whole_terms must be true or false")
-        whole_terms = False
-    fold = raw.get("fold", [])
-    if not isinstance(fold, list) or any(f not in folds.PROFILES for f in fold):
-        problems.add(file, rid, f"fold must be a list of {', '.join(folds.PROFILES)}")
-        fold = []
-    profiles = tuple(fold)
+    def field_(name: str):
+        return value_of(got, RULE.keys, name)
+
+    penalty = field_("penalty") or {}
+    near = [
+        Near(value_of(clause, NEAR, "within"),
+             tuple(_phrases(g, lexicons, place, "near.groups") for g in clause["groups"]),
+             value_of(clause, NEAR, "ordered"), value_of(clause, NEAR, "scope"))
+        for clause in field_("near") if "groups" in clause
+    ]
+    detector = _detector(field_("detector"), lexicons, place)
+    phrases = _phrases(field_("any"), lexicons, place, "any")
+    profiles = tuple(field_("fold"))
     if profiles:
         phrases = folds.folded(phrases, profiles)
         near = [replace(n, groups=tuple(folds.folded(g, profiles) for g in n.groups)) for n in near]
     if not phrases and not near and detector is None:
-        problems.add(file, rid, "needs any, near or detector")
-    when = raw.get("when", {})
-    if not isinstance(when, dict):
-        problems.add(file, rid, "when must be a table of meta conditions")
-        when = {}
-    examples = raw.get("examples", {})
-    if not isinstance(examples, dict) or set(examples) - {"hit", "clean"}:
-        problems.add(file, rid, "examples must be a table with hit and clean")
-        examples = {}
-    hits = _examples(examples.get("hit", []), file, rid, "hit", problems)
-    cleans = _examples(examples.get("clean", []), file, rid, "clean", problems)
+        place.add("needs any, near or detector", "id")
+    examples = field_("examples") or {}
     return Rule(
-        id=rid, category=category, severity=severity, source=source or "",
-        points=_int(penalty.get("points", 0), file, rid, "penalty.points", problems),
-        fine_cny=_int(penalty.get("fine_cny", 0), file, rid, "penalty.fine_cny", problems),
-        action=action or "log", origin=file, roles=frozenset(roles), platforms=tuple(platforms),
-        description=str(raw.get("description", "")),
-        any=phrases, unless=_phrases(raw.get("unless", []), lexicons, file, rid, "unless", problems),
-        unless_before=_guard(raw.get("unless_before"), lexicons, file, rid, "unless_before", problems),
-        unless_after=_guard(raw.get("unless_after"), lexicons, file, rid, "unless_after", problems),
-        skip_questions=skip_questions,
-        near=tuple(near), when=tuple(sorted(when.items())), detector=detector,
-        hit_examples=hits, clean_examples=cleans, fold=profiles, whole_terms=whole_terms, written=raw,
+        id=rid, category=field_("category"), severity=field_("severity"), source=field_("source") or "",
+        points=value_of(penalty, PENALTY, "points"), fine_cny=value_of(penalty, PENALTY, "fine_cny"),
+        action=penalty.get("action", "log"), origin=place.file, line=place.line("id"),
+        roles=frozenset(field_("roles")), platforms=tuple(field_("platforms")),
+        description=field_("description"),
+        any=phrases, unless=_phrases(field_("unless"), lexicons, place, "unless"),
+        unless_before=_guard(field_("unless_before"), lexicons, place, "unless_before"),
+        unless_after=_guard(field_("unless_after"), lexicons, place, "unless_after"),
+        skip_questions=field_("skip_questions"),
+        near=tuple(near), when=tuple(sorted(field_("when").items())), detector=detector,
+        hit_examples=_examples(examples["hit"], place, "hit") if "hit" in examples else (),
+        clean_examples=_examples(examples["clean"], place, "clean") if "clean" in examples else (),
+        fold=profiles, whole_terms=field_("whole_terms"), written=raw,
     )
 
 
-def _check_example_counts(rule: Rule, problems: _Problems) -> None:
-    for kind, examples in (("hit", rule.hit_examples), ("clean", rule.clean_examples)):
-        if len(examples) < MIN_EXAMPLES:
-            problems.add(rule.origin, rule.id, f"needs at least {MIN_EXAMPLES} {kind} examples, has {len(examples)}")
-
-
-def _rules_of(path: Path, data: dict, problems: _Problems, lexicons: Lexicons) -> list[Rule]:
-    raw_rules = data.get("rules", [])
-    if not isinstance(raw_rules, list):
-        problems.add(path.name, "-", "rules must be an array of tables ([[rules]])")
-        return []
-    rules = [r for r in (_parse_rule(raw, path.name, problems, lexicons) for raw in raw_rules) if r]
-    for rule in rules:
-        _check_example_counts(rule, problems)
+def _rules_of(file: str, raw_rules: list, problems: _Problems, lexicons: Lexicons) -> list[Rule]:
+    rules = []
+    for index, raw in enumerate(raw_rules):
+        if not isinstance(raw, dict):
+            problems.add(file, "-", f"a rule must be a table ([[rules]]), not {raw!r}", ("rules", index))
+            continue
+        rid = raw.get("id")
+        if not isinstance(rid, str) or not rid.strip():
+            problems.add(file, "-", "a rule without an id", ("rules", index))
+            continue
+        rules.append(_parse_rule(raw, problems.place(file, rid, ("rules", index)), lexicons))
     return rules
 
 
 def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems, lexicons: Lexicons) -> Rule:
-    if "id" in raw or set(raw) - RULE_KEYS:
-        problems.add(file, rule.id, f"override: unknown or fixed keys {sorted(set(raw) - (RULE_KEYS - {'id'}))}")
+    if "id" in raw:
+        problems.add(file, rule.id, "an override cannot change id", "id")
         return rule
     # the rule as written, with the override's keys over it: lexicons and folds expand once
-    merged = _parse_rule({**rule.written, **raw}, file, problems, lexicons)
-    return replace(merged, origin=rule.origin) if merged else rule
+    merged = _parse_rule({**rule.written, **raw}, problems.place(file, rule.id), lexicons)
+    return replace(merged, origin=rule.origin, line=rule.line)
 
 
 def load_pack(directory: Path, platform: str) -> Pack:
@@ -554,12 +460,19 @@ def load_pack(directory: Path, platform: str) -> Pack:
 
 def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
     """Every platform pack in a directory, and all problems (each reported once)."""
+    packs, problems, _ = load_checked(directory)
+    return packs, problems
+
+
+def load_checked(directory: Path) -> tuple[dict[str, Pack], list[str], list[str]]:
+    """`load_all` with the warnings too: what the packs say that is probably not what they mean
+    (a phrase that reads as a regular expression), which does not stop them loading."""
     problems = _Problems()
     read = _Reader(problems)
     packs = {}
     directory = Path(directory)
     if not directory.is_dir():
-        return {}, [f"{directory}:-: not a directory of rule packs"]
+        return {}, [f"{directory}:1: -: not a directory of rule packs"], []
     for platform in PLATFORMS:
         if not (directory / f"{platform}.toml").exists():
             problems.add(f"{platform}.toml", "-", "missing: every platform needs a pack")
@@ -570,88 +483,108 @@ def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
         if path.stem not in PLATFORMS and path.name not in included:
             data = read(path)  # a pack no platform includes is still checked
             if data is not None:
-                _rules_of(path, data, problems, _lexicons(data, path.name, problems, {}))
-    return packs, list(dict.fromkeys(problems))
+                got = _included_file(path.name, data, problems)
+                lexicons = _lexicons(got, problems.place(path.name, "lexicons"), {})
+                _rules_of(path.name, got.get("rules", []), problems, lexicons)
+    return packs, list(dict.fromkeys(problems)), list(dict.fromkeys(problems.warnings))
+
+
+def _included_file(file: str, data: dict, problems: _Problems) -> dict:
+    """An included file's tables, conformed."""
+    return conform(data, INCLUDED_FILE.keys, problems.place(file).report)
 
 
 def _included(directory: Path, names: tuple[str, ...], chain: tuple[Path, ...], read: _Reader,
               problems: _Problems) -> list[tuple[Path, dict]]:
-    """The files a pack includes, each once, those an included file includes before it; a file
-    that includes itself through others is a problem naming the chain."""
+    """The files a pack includes (conformed), each once, those an included file includes before
+    it; a file that includes itself through others is a problem naming the chain."""
     out: dict[Path, dict] = {}
     for name in names:
         inc = directory / f"{name}.toml"
         if inc in chain:
-            problems.add(chain[-1].name, "-", "circular include: " + " -> ".join(p.stem for p in (*chain, inc)))
+            problems.add(chain[-1].name, "-", "circular include: " + " -> ".join(p.stem for p in (*chain, inc)),
+                         "pack.include")
             continue
         inc_data = read(inc)
         if inc_data is None or inc in out:
             continue
-        if set(inc_data) - INCLUDED_KEYS:
-            problems.add(inc.name, "-", f"unknown top-level keys {sorted(set(inc_data) - INCLUDED_KEYS)}")
-        head = _table(inc_data.get("pack", {}), inc.name, "[pack]", problems)
-        if set(head) - INCLUDED_PACK_KEYS:
-            problems.add(inc.name, "-", f"[pack]: unknown keys {sorted(set(head) - INCLUDED_PACK_KEYS)} "
-                                        f"(an included file has {sorted(INCLUDED_PACK_KEYS)})")
-        nested = _names(head.get("include", []), inc.name, "include", problems)
+        got = _included_file(inc.name, inc_data, problems)
+        nested = tuple(got.get("pack", {}).get("include", []))
         for nested_path, nested_data in _included(directory, nested, (*chain, inc), read, problems):
             out.setdefault(nested_path, nested_data)
-        out.setdefault(inc, inc_data)
+        out.setdefault(inc, got)
     return list(out.items())
+
+
+def _parse_reply(raw: dict, platform: str, file: str, problems: _Problems) -> ReplyProfile:
+    """The [reply] table of a platform pack (conformed): how that platform counts valid replies."""
+    report = problems.place(file, "reply").report
+    got = conform(raw, REPLY.keys, report)
+
+    def field_(name: str):
+        return value_of(got, REPLY.keys, name)
+
+    zone = field_("timezone")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        report("timezone", f"unknown timezone {zone!r}")
+        zone = REPLY.key("timezone").default
+    start, end = (dt_time.fromisoformat(h) for h in field_("service_hours"))
+    penalty = field_("penalty")
+    return ReplyProfile(
+        platform=platform, unit=field_("unit"), session_rule=field_("session_rule"),
+        threshold_s=field_("threshold_s"), service_start=start, service_end=end, timezone=zone,
+        session_gap_s=field_("session_gap_s"),
+        penalty_min_consults=value_of(penalty, REPLY_PENALTY, "min_consults"),
+        penalty_max_rate=float(value_of(penalty, REPLY_PENALTY, "max_rate")),
+        penalty_fine_cny=value_of(penalty, REPLY_PENALTY, "fine_cny"),
+        count_by_start=field_("count_by_start"), bots_count=field_("bots_count"),
+        handoff_starts_clock=field_("handoff_starts_clock"),
+    )
 
 
 def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) -> Pack:
     path = directory / f"{platform}.toml"
-    data = read(path) or {}
-    head = _table(data.get("pack", {}), path.name, "[pack]", problems)
-    if set(head) - PACK_KEYS:
-        problems.add(path.name, "-", f"[pack]: unknown keys {sorted(set(head) - PACK_KEYS)}")
-    if head.get("platform") != platform:
-        problems.add(path.name, "-", f"[pack] platform must be {platform!r}")
-    unknown_top = set(data) - {"pack", "rules", "overrides", "reply", "lexicons"}
-    if unknown_top:
-        problems.add(path.name, "-", f"unknown top-level keys {sorted(unknown_top)}")
+    file = path.name
+    data = read(path)
+    got = conform(data, PLATFORM_FILE.keys, problems.place(file).report) if data is not None else {}
+    head = got.get("pack", {})
+    if head.get("platform", platform) != platform:
+        problems.add(file, "-", f"[pack] platform must be {platform!r}", "pack.platform")
 
     # the included files' lexicons, in include order, then the platform's own: a rule reads them all
     files = [path]
-    included = _included(directory, _names(head.get("include", []), path.name, "include", problems),
-                         (path,), read, problems)
+    included = _included(directory, tuple(head.get("include", [])), (path,), read, problems)
     lexicons: Lexicons = {}
-    for inc, inc_data in included:
+    for inc, inc_got in included:
         files.append(inc)
-        lexicons = _lexicons(inc_data, inc.name, problems, lexicons)
-    lexicons = _lexicons(data, path.name, problems, lexicons)
+        lexicons = _lexicons(inc_got, problems.place(inc.name, "lexicons"), lexicons)
+    lexicons = _lexicons(got, problems.place(file, "lexicons"), lexicons)
     rules: list[Rule] = []
-    for inc, inc_data in included:
-        rules += _rules_of(inc, inc_data, problems, lexicons)
+    for inc, inc_got in included:
+        rules += _rules_of(inc.name, inc_got.get("rules", []), problems, lexicons)
     # a rule written for some platforms only is not part of the others' packs
     rules = [r for r in rules if platform in r.platforms]
-    excluded = set(_names(head.get("exclude", []), path.name, "exclude", problems))
-    for rid in excluded - {r.id for r in rules}:
-        problems.add(path.name, rid, "exclude names no included rule")
+    excluded = set(head.get("exclude", []))
+    for rid in sorted(excluded - {r.id for r in rules}):
+        problems.add(file, rid, "exclude names no included rule", "pack.exclude")
     rules = [r for r in rules if r.id not in excluded]
     by_id = {r.id: i for i, r in enumerate(rules)}
-    for rid, raw in _table(data.get("overrides", {}), path.name, "[overrides]", problems).items():
+    for rid, raw in got.get("overrides", {}).items():
         if rid not in by_id:
-            problems.add(path.name, rid, "override names no included rule")
-            continue
-        if not isinstance(raw, dict):
-            problems.add(path.name, rid, "override must be a table")
-            continue
-        rules[by_id[rid]] = _apply_override(rules[by_id[rid]], raw, path.name, problems, lexicons)
-    rules += _rules_of(path, data, problems, lexicons)
+            problems.add(file, rid, "override names no included rule")
+        elif not isinstance(raw, dict):
+            problems.add(file, rid, "override must be a table")
+        else:
+            rules[by_id[rid]] = _apply_override(rules[by_id[rid]], raw, file, problems, lexicons)
+    rules += _rules_of(file, got.get("rules", []), problems, lexicons)
 
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
-            problems.add(rule.origin, rule.id, f"duplicate rule id (also in {seen[rule.id]})")
+            problems.add(rule.origin, rule.id, f"duplicate rule id (also in {seen[rule.id]})", line=rule.line)
         seen[rule.id] = rule.origin
-    reply = None
-    if "reply" in data:
-        reply = _parse_reply(data["reply"], platform, path.name, problems)
-    else:
-        problems.add(path.name, "reply", "missing [reply]: every platform needs a reply profile")
-    allow = _names(head.get("allow_domains", []), path.name, "allow_domains", problems)
     digest = hashlib.sha256()
     for f in sorted(files):
         digest.update(f.name.encode() + b"\0")
@@ -662,8 +595,8 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
     return Pack(
         platform=platform,
         rules=tuple(rules),
-        allow_domains=tuple(d.lower().lstrip(".") for d in allow),
+        allow_domains=tuple(d.lower().lstrip(".") for d in head.get("allow_domains", [])),
         version=f"{platform}-{digest.hexdigest()[:12]}",
         files=tuple(f.name for f in files),
-        reply=reply,
+        reply=_parse_reply(got["reply"], platform, file, problems) if "reply" in got else None,
     )

@@ -330,9 +330,10 @@ class Ruleset:
         self._owners_by_rule = tuple({ri: tuple(v) for ri, v in d.items()} for d in by_rule)
         # Phrases made only of symbols ("+", "@@") would make those symbols significant in the
         # matcher, and 微+信 would stop matching 微信; they are found by a plain search of the
-        # width-folded text instead, and the matcher gets an empty phrase in their place.
+        # width-folded text instead, and the matcher gets an empty phrase in their place. Spaces
+        # around one are dropped, as they are around any phrase (the census does not see spaces).
         self._symbol_phrases = tuple(
-            (pid, p.translate(detectors.ASCII_FOLD)) for pid, p in enumerate(self.phrases) if _only_symbols(p)
+            (pid, p.strip().translate(detectors.ASCII_FOLD)) for pid, p in enumerate(self.phrases) if _only_symbols(p)
         )
         symbol_ids = {pid for pid, _ in self._symbol_phrases}
         # the characters whose width-folded form starts a symbol phrase: the census looks for

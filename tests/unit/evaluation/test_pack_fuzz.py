@@ -6,6 +6,7 @@ the shapes authors get wrong are named: a string for a list, an include inside a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import tomllib
@@ -65,10 +66,18 @@ def mutated(data, path, replacement, delete: bool):
     return data
 
 
+PROBLEM = re.compile(r"(?P<file>[^:\n]+\.toml):(?P<line>\d+): [^:\s]+: \S")
+
+
 def check(rules_dir: Path) -> None:
+    """Every problem is `file:line: rule: message`, at a line the file has."""
     packs, problems = load_all(rules_dir)
     for problem in problems:
-        assert problem.split(":", 1)[0].endswith(".toml") or problem.startswith(str(rules_dir)), problem
+        found = PROBLEM.match(problem)
+        assert found, problem
+        path = rules_dir / found.group("file")
+        lines = path.read_bytes().count(b"\n") + 1 if path.exists() else 1
+        assert 1 <= int(found.group("line")) <= lines, problem
 
 
 @settings(max_examples=150, deadline=None)
@@ -115,7 +124,9 @@ def test_a_string_where_a_list_belongs_is_named_with_the_list_it_should_be():
         rules = bundled_copy(tmp)
         edit(rules / "jd.toml", 'allow_domains = ["jd.com", "3.cn", "jd.hk", "jdpay.com"]', 'allow_domains = "jd.com"')
         _, problems = load_all(rules)
-    assert problems == ["jd.toml:-: allow_domains must be a list of non-empty strings"
+        line = next(n for n, text in enumerate((rules / "jd.toml").read_text().splitlines(), 1)
+                    if "allow_domains" in text)
+    assert problems == [f"jd.toml:{line}: -: pack.allow_domains must be a list of non-empty strings, not 'jd.com'"
                         ' (a list: allow_domains = ["jd.com"])']
 
 
@@ -137,4 +148,5 @@ def test_an_include_cycle_is_a_problem_naming_the_chain():
         edit(rules / "contact.toml", 'description = "contact"', 'description = "contact"\ninclude = ["speech"]')
         edit(rules / "speech.toml", 'description = "speech"', 'description = "speech"\ninclude = ["contact"]')
         _, problems = load_all(rules)
-    assert "speech.toml:-: circular include: taobao -> contact -> speech -> contact" in problems
+        line = (rules / "speech.toml").read_text().splitlines().index('include = ["contact"]') + 1
+    assert f"speech.toml:{line}: -: circular include: taobao -> contact -> speech -> contact" in problems

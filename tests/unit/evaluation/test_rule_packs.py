@@ -29,7 +29,7 @@ def test_packs_load_without_problems():
 
 
 def test_rules_check_is_clean():
-    assert check(RULES) == []
+    assert check(RULES) == ([], [])
 
 
 def test_every_category_is_covered():

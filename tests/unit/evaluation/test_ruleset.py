@@ -3,7 +3,7 @@ violation contract, validation problems, and reloading."""
 
 import pytest
 
-from stream_guard.cli.rules import check
+from stream_guard.cli import rules as rules_cli
 from stream_guard.evaluation import detectors
 from stream_guard.evaluation.packs import PLATFORMS, PackError, load_pack
 from stream_guard.evaluation.registry import Registry
@@ -87,6 +87,17 @@ examples.clean = ["detail.tmall.com/item.htm", "1.5kg", {{ text = "www.abc.com",
 '''
 
 
+def check(directory):
+    problems, _ = rules_cli.check(directory)
+    return problems
+
+
+def line_of(text, needle, nth=1):
+    """The line number of the nth line of a pack's text that holds `needle`."""
+    found = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
+    return found[nth - 1]
+
+
 def write_packs(directory, common=COMMON, platform=PLATFORM):
     (directory / "common.toml").write_text(common, encoding="utf-8")
     for p in PLATFORMS:
@@ -125,6 +136,12 @@ def test_near_within_window(tmall):
     assert fired(tmall, "加急处理后可以用微信支付吗") == {}
 
 
+def test_a_symbol_phrase_is_found_without_the_spaces_around_it(tmp_path):
+    spaced = COMMON.replace('groups = [["加", "+"]', 'groups = [["加", " + "]')
+    rules = Ruleset(load_pack(write_packs(tmp_path, common=spaced), "tmall"))
+    assert fired(rules, "+vx") == {"common.add_wechat": ["+vx"]}
+
+
 def test_roles_and_when(tmall):
     assert fired(tmall, "不开发票", sender="buyer") == {}
     assert fired(tmall, "不包邮", meta={"free_shipping": True}) == {"tmall.free_shipping": ["不包邮"]}
@@ -160,13 +177,17 @@ def test_pack_problems_are_reported_with_file_and_rule(tmp_path):
     write_packs(tmp_path, common=bad)
     problems = check(tmp_path)
     text = "\n".join(problems)
-    assert "common.toml:common.invoice: unknown category 'rudeness'" in text
-    assert "common.toml:common.invoice: duplicate rule id" in text
-    assert "common.toml:common.x: unknown keys ['colour']" in text
-    assert "common.toml:common.x: any has an empty phrase" in text
-    assert "common.toml:common.x: needs at least 3 clean examples, has 1" in text
-    assert "common.toml:common.x: phrase '發票' can never fire: an allowed phrase" in text
-    assert "common.toml:common.x: on tmall, hit example does not fire: 'a'" in text
+    x = line_of(bad, 'id = "common.x"')
+    second_invoice = line_of(bad, 'id = "common.invoice"', 2)
+    empty, clean = line_of(bad, 'any = ["  "'), line_of(bad, 'examples.clean = ["d"]')
+    assert (f"common.toml:{line_of(bad, 'rudeness')}: common.invoice: category must be one of invoice_refusal, "
+            f"free_shipping_breach") in text
+    assert f"common.toml:{second_invoice}: common.invoice: duplicate rule id" in text
+    assert f"common.toml:{line_of(bad, 'colour')}: common.x: unknown keys ['colour'] (known: id, category" in text
+    assert f"common.toml:{empty}: common.x: any has an empty phrase" in text
+    assert f"common.toml:{clean}: common.x: needs at least 3 clean examples, has 1" in text
+    assert f"common.toml:{x}: common.x: phrase '發票' can never fire: an allowed phrase" in text
+    assert f"common.toml:{x}: common.x: on tmall, hit example does not fire: 'a'" in text
     with pytest.raises(PackError):
         load_pack(tmp_path, "tmall")
 
@@ -183,7 +204,7 @@ def test_reload_swaps_atomically_and_keeps_old_on_problems(packs_dir):
     assert fired(after.for_platform("tmall"), "只能开收据") and not fired(before.for_platform("tmall"), "只能开收据")
     (packs_dir / "common.toml").write_text("not [ toml", encoding="utf-8")
     problems = registry.reload()
-    assert problems and problems[0].startswith("common.toml:-: invalid TOML")
+    assert problems and problems[0].startswith("common.toml:1: -: invalid TOML")
     assert registry.current is after
 
 
@@ -231,10 +252,12 @@ def test_masking_keeps_length():
 def test_reply_profile_problems(tmp_path):
     write_packs(tmp_path, platform=PLATFORM.replace('unit = "turn"', 'unit = "fortnight"\ncolour = 1'))
     text = "\n".join(check(tmp_path))
-    assert "tmall.toml:reply: unit must be one of turn, session, buyer_day" in text
-    assert "tmall.toml:reply: unknown keys ['colour']" in text
+    written = (tmp_path / "tmall.toml").read_text(encoding="utf-8")
+    assert (f"tmall.toml:{line_of(written, 'fortnight')}: reply: unit must be one of turn, session, buyer_day, "
+            f"not 'fortnight'") in text
+    assert f"tmall.toml:{line_of(written, 'colour = 1')}: reply: unknown keys ['colour']" in text
     write_packs(tmp_path, platform=PLATFORM.replace('[reply]\nunit = "turn"\nthreshold_s = 180\n', ''))
-    assert "jd.toml:reply: missing [reply]: every platform needs a reply profile" in check(tmp_path)
+    assert "jd.toml:1: -: missing [reply]: every platform needs a reply profile" in check(tmp_path)
 
 
 # ---- rule language v2: lexicons, ordered and clause-scoped near, guards, platforms ------------
@@ -371,7 +394,7 @@ def test_fold_profiles_spell_the_phrases_every_way(words_dir):
     (('NEG_ISSUE = [', 'EMPTY = []\nNEG_ISSUE = ['), "EMPTY is empty"),
     (("ordered = true", "ordered = 1"), "near.ordered must be true or false"),
     (('within = 8, ordered', 'scope = "para", within = 8, ordered'), "near.scope must be one of clause, message"),
-    (("within = 2 }", "within = 2, words = [] }"), "unless_before must be a table with phrases"),
+    (("within = 2 }", "within = 2, words = [] }"), "unless_before: unknown keys ['words'] (known: phrases, within)"),
     (('platforms = ["pinduoduo", "jd"]', 'platforms = ["ebay"]'), "platforms must be a non-empty list"),
     (("skip_questions = true", "skip_questions = \"yes\""), "skip_questions must be true or false"),
 ])
@@ -391,4 +414,5 @@ def test_a_phrase_that_stands_for_too_many_is_refused(tmp_path):
 def test_a_lexicon_is_defined_once_per_pack(tmp_path):
     twice = PLATFORM.replace("[reply]", '[lexicons]\nNEG = ["无"]\n\n[reply]')
     write_packs(tmp_path, common=COMMON + V2_RULES, platform=twice)
-    assert "tmall.toml:lexicons: NEG is defined twice" in "\n".join(check(tmp_path))
+    written = (tmp_path / "tmall.toml").read_text(encoding="utf-8")
+    assert f"tmall.toml:{line_of(written, 'NEG = ')}: lexicons: NEG is defined twice" in "\n".join(check(tmp_path))
