@@ -66,6 +66,6 @@ def one_of(choices: tuple[str, ...]):
 
 
 log_level = one_of(LOG_LEVELS)
-# what rejects, dead letters and scan's outcomes keep of personal data (detectors.mask_record)
+# what rejects, dead letters and scan's outcomes keep of personal data (violations.mask_record)
 PERSONAL_DATA = ("raw", "masked")
 personal_data = one_of(PERSONAL_DATA)

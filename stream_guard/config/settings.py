@@ -122,7 +122,8 @@ SETTINGS: tuple[Setting, ...] = (
             both(DEFAULT_SHOP_SERIES_CAP)),
     Setting("personal_data", personal_data,
             "rejects, dead letters and scan's outcomes: raw (records as they came, to replay) or masked "
-            "(numbers of five digits or more, e-mail local parts and phone-number buyer ids as *)", both("raw")),
+            "(numbers of five digits or more, e-mail local parts, WeChat ids next to a WeChat word and "
+            "phone-number buyer ids as *)", both("raw")),
     Setting("log_level", log_level, "debug, info, warning or error", worker("info")),
 )
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stream_guard.engine.events import DEFAULT_LIMITS, EventBatch, Limits, Reject, decode_batch, route
 from stream_guard.evaluation.registry import Registry
-from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations
+from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations, mask_record
 from stream_guard.observe.metrics import Metrics
 from stream_guard.tracking.replies import Outcome, ReplyTracker
 
@@ -82,6 +82,10 @@ class Engine:
     def pack_versions(self) -> dict[str, str]:
         rulesets = self.rules.current.rulesets
         return {p: rulesets[p].version for p in sorted(self.platforms)}
+
+    def mask_record(self, raw: bytes) -> bytes:
+        """A rejected record with its personal data masked (`personal_data = masked`)."""
+        return mask_record(raw, self.rules.current.rulesets.values())
 
     def reload_rules(self) -> list[str]:
         """Recompile the packs aside and swap them in between batches; the problems (none: done)."""

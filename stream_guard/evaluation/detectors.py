@@ -369,13 +369,6 @@ def short_filler(text: str, words: tuple[str, ...], max_chars: int) -> list[Span
     return [(0, len(text))] if reachable[-1] else []
 
 
-def mask_record(raw: bytes) -> bytes:
-    """A raw record with its personal data masked as in an excerpt (mask_personal_data); bytes
-    that are not UTF-8 are kept as they are."""
-    text = raw.decode("utf-8", "surrogateescape")
-    return mask_personal_data(TextView(text)).encode("utf-8", "surrogateescape")
-
-
 def star(chars: list[str], folded: str, span: Span, only: frozenset[str] | None = None) -> bool:
     """Replace chars[start:end] by `*` where the ascii-folded character is one of `only` (every
     one when None); whether any was. The length stays, so spans stay valid."""

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stream_guard.evaluation.detectors import ASCII_FOLD_MAP, WECHAT_CHARS, TextView, mask_personal_data, star
-from stream_guard.evaluation.ruleset import Finding
+from stream_guard.evaluation.ruleset import Finding, Ruleset
 
 EXCERPT_CHARS = 200
 # The version of the violation record's contract (docs/design.md): it goes up with an incompatible
@@ -28,6 +28,16 @@ def excerpt(text: str, findings: list[Finding]) -> str:
     first = min(span[0] for f in findings for span in f.spans)
     start = max(0, min(first - EXCERPT_CHARS // 4, len(masked) - EXCERPT_CHARS))
     return ("…" if start else "") + masked[start:start + EXCERPT_CHARS] + "…"
+
+
+def mask_record(raw: bytes, rulesets: Iterable[Ruleset]) -> bytes:
+    """A raw record (a reject, a dead letter) with its personal data masked as an excerpt's is:
+    numbers and e-mail local parts, and the WeChat ids the wechat_id rule of any of the rulesets
+    finds in it, read as an agent's message (no rule judged the record, and its platform may be
+    what was wrong with it). Bytes that are not UTF-8 are kept as they are."""
+    text = raw.decode("utf-8", "surrogateescape")
+    findings = [f for ruleset in rulesets for f in ruleset.judge(text)]
+    return _mask_ids(mask_personal_data(TextView(text)), findings).encode("utf-8", "surrogateescape")
 
 
 def _mask_ids(text: str, findings: list[Finding]) -> str:

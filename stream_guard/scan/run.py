@@ -17,7 +17,6 @@ import orjson
 from stream_guard.config.settings import settings_of
 from stream_guard.engine.events import Limits
 from stream_guard.engine.pipeline import Engine, tune_gc
-from stream_guard.evaluation.detectors import mask_record
 from stream_guard.evaluation.packs import PackError
 from stream_guard.observe.log import log
 from stream_guard.observe.metrics import Metrics
@@ -117,7 +116,7 @@ def run_scan(config: ScanConfig) -> int:
         for v in result.violations:
             violations.write(v)
         for index, reject in result.rejects:
-            record = mask_record(records[index]) if masked else records[index]
+            record = engine.mask_record(records[index]) if masked else records[index]
             rejects.write({"line": numbers[index], "reason": reject.reason, "detail": reject.detail,
                            "record": record[:REJECT_RECORD_CHARS * 4].decode("utf-8", "replace")
                            [:REJECT_RECORD_CHARS]})

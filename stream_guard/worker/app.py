@@ -173,7 +173,7 @@ class Worker:
         outbox = Outbox(self.counts, self.input_partitions)
         done = {}
         topic, dead_letters = self.config.violations_topic, self.config.dead_letter_topic
-        masked = self.config.personal_data == "masked"
+        mask = self.engine.mask_record if self.config.personal_data == "masked" else None
         for tp, records in batch.items():
             partition = tp.partition
             self._ensure_restored(partition)
@@ -186,7 +186,7 @@ class Worker:
             for index, reject in result.rejects:
                 record = records[index]
                 outbox.add(dead_letters, partition, dead_letter_record(
-                    record.key, record.value, reject, f"{tp.topic}/{partition}/{record.offset}", masked))
+                    record.key, record.value, reject, f"{tp.topic}/{partition}/{record.offset}", mask))
             done[tp] = offsets[-1] + 1
         sent = await self._send(outbox.records)
         outputs = asyncio.gather(*sent) if sent else _resolved()

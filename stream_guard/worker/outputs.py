@@ -17,12 +17,12 @@ partitioned by the key with Kafka's default partitioner (murmur2), as a keyed pr
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import orjson
 from aiokafka.partitioner import murmur2
 
 from stream_guard.engine.events import Reject
-from stream_guard.evaluation.detectors import mask_record
 
 # room for headers under the broker's default message.max.bytes (1 MiB)
 MAX_DEAD_LETTER_VALUE = 1_000_000
@@ -33,12 +33,12 @@ def violation_record(violation: dict) -> tuple[bytes, bytes, list]:
 
 
 def dead_letter_record(key: bytes | None, value: bytes | None, reject: Reject,
-                       source: str, masked: bool = False) -> tuple[bytes | None, bytes, list]:
-    """`masked`: personal data in the value as * (`personal_data = masked`); else the bytes as
-    they came, to fix and replay."""
+                       source: str, mask: Callable[[bytes], bytes] | None = None) -> tuple[bytes | None, bytes, list]:
+    """`mask`: what masks personal data in the value (`personal_data = masked`: Engine.mask_record);
+    without it the bytes as they came, to fix and replay."""
     value = value or b""
-    if masked:
-        value = mask_record(value)
+    if mask is not None:
+        value = mask(value)
     headers = [("reason", reject.reason.encode()), ("detail", reject.detail.encode()),
                ("source", source.encode())]
     if len(value) > MAX_DEAD_LETTER_VALUE:
