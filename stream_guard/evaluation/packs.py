@@ -501,9 +501,9 @@ def _included(directory: Path, names: tuple[str, ...], chain: tuple[Path, ...], 
     out: dict[Path, dict] = {}
     for name in names:
         inc = directory / f"{name}.toml"
-        if inc in chain:
-            problems.add(chain[-1].name, "-", "circular include: " + " -> ".join(p.stem for p in (*chain, inc)),
-                         "pack.include")
+        if inc in chain:  # the cycle alone, the same from whichever platform pack it is reached
+            cycle = (*chain[chain.index(inc):], inc)
+            problems.add(chain[-1].name, "-", "circular include: " + " -> ".join(p.stem for p in cycle), "pack.include")
             continue
         inc_data = read(inc)
         if inc_data is None or inc in out:

@@ -149,4 +149,5 @@ def test_an_include_cycle_is_a_problem_naming_the_chain():
         edit(rules / "speech.toml", 'description = "speech"', 'description = "speech"\ninclude = ["contact"]')
         _, problems = load_all(rules)
         line = (rules / "speech.toml").read_text().splitlines().index('include = ["contact"]') + 1
-    assert f"speech.toml:{line}: -: circular include: taobao -> contact -> speech -> contact" in problems
+    cycles = [p for p in problems if "circular" in p]
+    assert cycles == [f"speech.toml:{line}: -: circular include: contact -> speech -> contact"]
