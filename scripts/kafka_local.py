@@ -14,13 +14,21 @@ Command line::
     python3 scripts/kafka_local.py down              # stop it and remove the run dir
 
     options: --run-dir DIR (default .cache/kafka/run), --port N (0 = a free one),
-             --version 3.9.2, --cache-dir DIR, --timeout S, --heap 512m, --set key=value
+             --version 3.9.2, --cache-dir DIR, --timeout S, --heap 512m, --set key=value,
+             --secure (a SASL_SSL listener too: see below)
 
 Python API (used by tests/kafka_broker.py)::
 
     broker = start_broker(run_dir)       # -> Broker(bootstrap="127.0.0.1:PORT", pid=..., ...)
     broker.restart()                     # stop, then start again on the same port and data
     broker.stop()                        # stop, keep the data;  broker.down() also removes run_dir
+    start_broker(run_dir, secure=True)   # also a SASL_SSL listener: broker.secure.bootstrap, .user,
+                                         # .password, .ca_file (and .other_ca_file, a CA that signed nothing)
+
+The SASL_SSL listener takes PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. Its certificates are made with
+``openssl`` when the run dir is first used (a CA, and the broker's key and certificate for 127.0.0.1
+and localhost, in a PKCS12 key store); the SCRAM user is created when the storage is formatted
+(``kafka-storage format --add-scram``), the PLAIN one in the listener's JAAS configuration.
 
 Environment: KAFKA_LOCAL_CACHE (cache root), KAFKA_LOCAL_JAVA / KAFKA_LOCAL_MVN (executables),
 KAFKA_LOCAL_JVM_OPTS (extra JVM options for the broker).
@@ -65,6 +73,9 @@ MARKER = ".kafka-local"
 CONFIG_FILE = "config.json"  # ports, cluster id, version: stable across restarts
 STATE_FILE = "state.json"  # pid of the running broker, written by `up`
 PROPS_FILE = "server.properties"
+TLS_DIR = "tls"  # the SASL_SSL listener's CA and key store
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+SECURE_USER = "stream-guard"
 
 
 class KafkaLocalError(RuntimeError):
@@ -372,8 +383,82 @@ def _read_json(path: Path) -> dict | None:
 # the broker
 
 
+@dataclasses.dataclass(frozen=True)
+class Secure:
+    """The SASL_SSL listener: its port, its user, and the CA files a client trusts."""
+
+    port: int
+    user: str
+    password: str = dataclasses.field(repr=False)
+    tls_dir: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    @property
+    def other_ca_file(self) -> Path:
+        """A CA that signed nothing the broker has: what a client with the wrong CA trusts."""
+        return self.tls_dir / "other-ca.pem"
+
+    @property
+    def keystore(self) -> Path:
+        return self.tls_dir / "broker.p12"
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise KafkaLocalError("the SASL_SSL listener needs openssl on PATH (Debian: apt-get install openssl)")
+    proc = subprocess.run([openssl, *args], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60)
+    if proc.returncode != 0:
+        raise KafkaLocalError(f"openssl {args[0]} failed: {(proc.stdout + proc.stderr).strip()}")
+
+
+def make_tls(tls_dir: Path, password: str) -> None:
+    """A CA, another CA, and the broker's key and certificate (for 127.0.0.1 and localhost, signed
+    by the first CA) in a PKCS12 key store; kept once made."""
+    if (tls_dir / "broker.p12").exists():
+        return
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    for name in ("ca", "other-ca"):
+        _openssl("req", "-x509", *key, "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "30",
+                 "-subj", f"/CN=kafka-local {name}", cwd=tls_dir)
+    _openssl("req", *key, "-keyout", "broker.key", "-out", "broker.csr", "-subj", f"/CN={HOST}", cwd=tls_dir)
+    (tls_dir / "san.cnf").write_text(f"subjectAltName=IP:{HOST},DNS:localhost\n")
+    _openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "broker.pem", "-days", "30", "-extfile", "san.cnf", cwd=tls_dir)
+    _openssl("pkcs12", "-export", "-in", "broker.pem", "-inkey", "broker.key", "-certfile", "ca.pem",
+             "-out", "broker.p12.tmp", "-passout", f"pass:{password}", cwd=tls_dir)
+    (tls_dir / "broker.p12.tmp").rename(tls_dir / "broker.p12")
+
+
+def secure_properties(secure: Secure) -> dict[str, str]:
+    """The SASL_SSL listener's part of server.properties."""
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    plain = (f'org.apache.kafka.common.security.plain.PlainLoginModule required '
+             f'user_{secure.user}="{secure.password}";')
+    return {
+        "sasl.enabled.mechanisms": ",".join(("PLAIN", *SCRAM_MECHANISMS)),
+        "listener.name.sasl_ssl.plain.sasl.jaas.config": plain,
+        **{f"listener.name.sasl_ssl.{m.lower()}.sasl.jaas.config": scram for m in SCRAM_MECHANISMS},
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(secure.keystore),
+        "ssl.keystore.password": secure.password,
+        "ssl.key.password": secure.password,
+        "ssl.client.auth": "none",
+    }
+
+
 def broker_properties(
-    run_dir: Path, port: int, controller_port: int, extra: dict[str, str] | None = None
+    run_dir: Path, port: int, controller_port: int, extra: dict[str, str] | None = None,
+    secure: Secure | None = None,
 ) -> dict[str, str]:
     props = {
         # KRaft, one JVM acting as both broker and controller.
@@ -412,6 +497,11 @@ def broker_properties(
         "num.recovery.threads.per.data.dir": "1",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
+    if secure is not None:
+        props["listeners"] += f",SASL_SSL://{HOST}:{secure.port}"
+        props["advertised.listeners"] += f",SASL_SSL://{HOST}:{secure.port}"
+        props["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+        props.update(secure_properties(secure))
     props.update(extra or {})
     return props
 
@@ -430,6 +520,7 @@ class Broker:
     heap: str = DEFAULT_HEAP
     die_with_parent: bool = False
     start_timeout: float = 120.0
+    secure: Secure | None = None
     _proc: subprocess.Popen | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -487,6 +578,9 @@ class Broker:
             "format", "-t", self.cluster_id, "-c", str(self.run_dir / PROPS_FILE),
             "--ignore-formatted",
         )  # fmt: skip
+        if self.secure is not None:  # the SCRAM user, the KRaft way: in the storage's first metadata
+            for mechanism in SCRAM_MECHANISMS:
+                cmd += ["--add-scram", f"{mechanism}=[name={self.secure.user},password={self.secure.password}]"]
         cmd.insert(1, "-Xmx256m")
         proc = subprocess.run(
             cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
@@ -505,7 +599,7 @@ class Broker:
         java = _require_java()
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         self._format_storage(java)
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, *((self.secure.port,) if self.secure else ())):
             if not _port_free(port):
                 raise KafkaLocalError(f"port {HOST}:{port} is taken by another process")
         cmd = self._java_command(java, "kafka.Kafka", str(self.run_dir / PROPS_FILE))
@@ -637,6 +731,7 @@ def start_broker(
     heap: str = DEFAULT_HEAP,
     properties: dict[str, str] | None = None,
     die_with_parent: bool = True,
+    secure: bool = False,
     log=None,
 ) -> Broker:
     """Fetch if needed, configure `run_dir` and start a broker; returns once it answers.
@@ -678,15 +773,24 @@ def start_broker(
     chosen_cport = pick(controller_port, config.get("controller_port"), {chosen_port})
     if chosen_port == chosen_cport:
         raise KafkaLocalError(f"broker and controller cannot share port {chosen_port}")
+    listener = None
+    if secure:
+        if config.get("port") and not config.get("secure_port"):
+            raise KafkaLocalError(f"{run_dir} was formatted without the SASL_SSL listener's user: `down` it first")
+        password = config.get("secure_password") or base64.b32encode(os.urandom(15)).decode().lower()
+        listener = Secure(port=pick(0, config.get("secure_port"), {chosen_port, chosen_cport}), user=SECURE_USER,
+                          password=password, tls_dir=run_dir / TLS_DIR)
+        make_tls(listener.tls_dir, password)
     config = {
         "version": version,
         "cluster_id": config.get("cluster_id") or _new_cluster_id(),
         "port": chosen_port,
         "controller_port": chosen_cport,
         "heap": heap,
+        **({"secure_port": listener.port, "secure_password": listener.password} if listener else {}),
     }
     _write_json(run_dir / CONFIG_FILE, config)
-    props = broker_properties(run_dir, chosen_port, chosen_cport, properties)
+    props = broker_properties(run_dir, chosen_port, chosen_cport, properties, listener)
     (run_dir / PROPS_FILE).write_text(
         "# Written by scripts/kafka_local.py; rewritten on every start.\n"
         + "".join(f"{k}={v}\n" for k, v in props.items())
@@ -701,6 +805,7 @@ def start_broker(
         heap=heap,
         die_with_parent=die_with_parent,
         start_timeout=timeout,
+        secure=listener,
     )
     return broker.start(timeout)
 
@@ -720,6 +825,8 @@ def attach(run_dir: str | os.PathLike) -> Broker | None:
         libs=libs_dir(config["version"]),
         heap=config.get("heap", DEFAULT_HEAP),
         pid=state["pid"] if state else None,
+        secure=Secure(config["secure_port"], SECURE_USER, config["secure_password"], run_dir / TLS_DIR)
+        if config.get("secure_port") else None,
     )
 
 
@@ -766,6 +873,7 @@ def _cmd_up(args) -> int:
         heap=args.heap,
         properties=props,
         die_with_parent=False,  # `up` returns and leaves the broker running
+        secure=args.secure,
         log=_eprint,
     )
     rss = broker.rss_bytes()
@@ -775,6 +883,9 @@ def _cmd_up(args) -> int:
         if rss
         else f"kafka-local: Kafka {broker.version} up, pid {broker.pid}, run dir {broker.run_dir}"
     )
+    if broker.secure is not None:
+        _eprint(f"kafka-local: SASL_SSL on {broker.secure.bootstrap}, user {broker.secure.user}, password in "
+                f"{broker.run_dir / CONFIG_FILE}, CA {broker.secure.ca_file}")
     print(broker.bootstrap)
     return 0
 
@@ -827,6 +938,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--timeout", type=float, default=120.0, help="start-up timeout, seconds")
     up.add_argument("--heap", default=DEFAULT_HEAP, help="JVM -Xmx (default: %(default)s)")
     up.add_argument("--set", action="append", metavar="KEY=VALUE", help="extra server property")
+    up.add_argument("--secure", action="store_true",
+                    help="a SASL_SSL listener too (its address, user and CA file go to standard error)")
     down = sub.add_parser("down", parents=[common], help="stop and remove the run dir")
     down.add_argument("--keep", action="store_true", help="keep the run dir (data)")
     down.add_argument("--stop-timeout", type=float, default=30.0, help="SIGKILL after this")

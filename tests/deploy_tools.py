@@ -9,12 +9,13 @@ import shlex
 import shutil
 import socket
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
 
 from stream_guard.cli.main import build_parser
+from stream_guard.config.argtypes import readable_file, secret_file
 from stream_guard.observe.metrics import Metrics
 from stream_guard.worker.config import ENV_VARS, SETTINGS
 
@@ -61,14 +62,22 @@ def free_port() -> int:
 
 # ---- the worker ---------------------------------------------------------------------------
 
+FILE_PARSERS = (readable_file, secret_file)
+
+
 def refused_settings(env: dict[str, str]) -> dict[str, str]:
     """Variables of a worker's environment the worker would refuse at start, with why: names
-    not in ENV_VARS, and values its own parsers reject."""
+    not in ENV_VARS, and values its own parsers reject. A file's path names a file in the
+    container, which is not here: it must be absolute."""
     parsers = {s.env: s.parse for s in SETTINGS}
     refused = {}
     for name, value in env.items():
         if name not in ENV_VARS:
             refused[name] = "not a setting of the worker (stream_guard/worker/config.py)"
+            continue
+        if parsers[name] in FILE_PARSERS:
+            if not PurePosixPath(str(value)).is_absolute():
+                refused[name] = f"{value} is not an absolute path in the container"
             continue
         try:
             parsers[name](str(value))

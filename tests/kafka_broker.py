@@ -10,6 +10,7 @@ Use it by loading this module as a plugin, in tests/conftest.py::
     def test_something(kafka_broker):
         kafka_broker.bootstrap      # "127.0.0.1:PORT"
         kafka_broker.restart()      # same port, same data: "broker restarted under the worker"
+        kafka_broker.secure         # its SASL_SSL listener: .bootstrap, .user, .password, .ca_file
 
 The broker comes from scripts/kafka_local.py (jars fetched from Maven Central with `mvn`
 into .cache/kafka/, then `java -cp ... kafka.Kafka`). When `java` or `mvn` is missing the
@@ -61,7 +62,7 @@ def kafka_broker(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("kafka")
     timeout = float(os.environ.get("KAFKA_LOCAL_START_TIMEOUT", "120"))
     try:
-        broker = kafka_local.start_broker(run_dir, timeout=timeout)
+        broker = kafka_local.start_broker(run_dir, timeout=timeout, secure=True)
     except kafka_local.KafkaLocalError as exc:
         pytest.fail(f"could not start the local Kafka broker: {exc}", pytrace=False)
     try:

@@ -25,6 +25,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from stream_guard.gen import GenConfig, generate
 from stream_guard.kafka.io import prepare_topics, produce_records
+from stream_guard.kafka.security import KafkaSecurity
+
+PLAINTEXT = KafkaSecurity()
 
 DAY_MS = 86_400_000
 
@@ -90,9 +93,10 @@ class Topics:
 INPUT_PARTITIONS = 4
 
 
-def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int = INPUT_PARTITIONS) -> None:
-    asyncio.run(prepare_topics(bootstrap, {topic: (partitions, 1, {})}))
-    assert asyncio.run(produce_records(bootstrap, topic, lines)) == len(lines)
+def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int = INPUT_PARTITIONS,
+            security: KafkaSecurity = PLAINTEXT) -> None:
+    asyncio.run(prepare_topics(bootstrap, {topic: (partitions, 1, {})}, security))
+    assert asyncio.run(produce_records(bootstrap, topic, lines, security)) == len(lines)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import sys
 import time
 from datetime import date
 
+from stream_guard.config import settings
 from stream_guard.config.argtypes import positive_int, rate
 from stream_guard.evaluation.packs import PLATFORMS
 from stream_guard.gen import GenConfig, generation, produce, write
@@ -20,7 +21,15 @@ def cmd_gen(args: argparse.Namespace) -> int:
                        jitter_ms=args.jitter_ms, platforms=platforms, rules_dir=args.rules)
     started = time.perf_counter()
     if args.broker:
-        labels = produce(config, args.broker, args.topic, args.partitions, args.labels)
+        from stream_guard.kafka.connect import KafkaUnreachable  # the Kafka client only for --broker
+        from stream_guard.kafka.security import KafkaSecurity
+
+        security = KafkaSecurity.from_settings(settings.resolve(args, "gen"))
+        try:
+            labels = produce(config, args.broker, args.topic, args.partitions, args.labels, security)
+        except KafkaUnreachable as exc:
+            print(f"stream-guard: {exc}", file=sys.stderr)
+            return 1
     else:
         labels = write(config, args.out, args.labels)
     elapsed = time.perf_counter() - started
@@ -50,7 +59,8 @@ def _day(text: str) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    gen = sub.add_parser("gen", help="generate a deterministic marketplace day of chat events, with labels",
+    gen = sub.add_parser("gen", allow_abbrev=False,
+                         help="generate a deterministic marketplace day of chat events, with labels",
                          description=generation.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     gen.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, same bytes")
     gen.add_argument("--shops", type=positive_int, default=60, help="shops, spread over the platforms (default 60)")
@@ -74,4 +84,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="partitions when --broker creates the topic (default 4)")
     gen.add_argument("--labels", help="labels JSON: config, violations, rejects, true per-shop reply figures")
     gen.add_argument("--quiet", action="store_true", help="no summary line on standard error")
+    settings.add_arguments(gen, "gen")  # with --broker: how to reach it (docs/operations.md)
     gen.set_defaults(run=cmd_gen)

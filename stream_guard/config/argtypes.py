@@ -3,6 +3,7 @@ argparse reports with exit code 2 and the settings name with the flag or variabl
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def positive_int(text: str) -> int:
@@ -69,3 +70,73 @@ log_level = one_of(LOG_LEVELS)
 # what rejects, dead letters and scan's outcomes keep of personal data (violations.mask_record)
 PERSONAL_DATA = ("raw", "masked")
 personal_data = one_of(PERSONAL_DATA)
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def upper_one_of(choices: tuple[str, ...]):
+    """A parser of one of `choices` (upper case, as Kafka spells them), in any case."""
+    lower = one_of(tuple(c.lower() for c in choices))
+    return lambda text: lower(text).upper()
+
+
+security_protocol = upper_one_of(SECURITY_PROTOCOLS)
+sasl_mechanism = upper_one_of(SASL_MECHANISMS)
+
+
+def flag(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1", "on"):
+        return True
+    if text.lower() in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def readable_file(text: str) -> Path:
+    path = Path(text)
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from None
+    return path
+
+
+class Secret:
+    """A value that is never shown: its repr and str are `***`, in logs, errors and configs."""
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "***"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def secret(text: str) -> Secret:
+    if not text:
+        raise argparse.ArgumentTypeError("is empty")
+    return Secret(text)
+
+
+def secret_file(text: str) -> Secret:
+    """The secret a file holds (one line; a final line break is not part of it)."""
+    try:
+        value = readable_file(text).read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"{text} is not UTF-8 text") from None
+    if not value:
+        raise argparse.ArgumentTypeError(f"{text} is empty")
+    return Secret(value)

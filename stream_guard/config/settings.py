@@ -22,21 +22,27 @@ from typing import Any, Literal
 
 from stream_guard.config.argtypes import (
     broker_list,
+    flag,
     log_level,
     non_negative,
     personal_data,
     port,
     positive_int,
+    readable_file,
+    sasl_mechanism,
+    secret,
+    secret_file,
+    security_protocol,
     topic_name,
 )
 from stream_guard.engine.events import Limits
 from stream_guard.evaluation.packs import default_rules_dir
 from stream_guard.observe.metrics import DEFAULT_SHOP_SERIES_CAP
 
-Command = Literal["scan", "worker"]
+Command = Literal["scan", "worker", "gen"]
 ENV_PREFIX = "STREAM_GUARD_"
 # whether a command falls back to STREAM_GUARD_* variables for the flags it is not given
-READS_ENVIRONMENT: Mapping[Command, bool] = {"scan": False, "worker": True}
+READS_ENVIRONMENT: Mapping[Command, bool] = {"scan": False, "worker": True, "gen": False}
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,13 @@ class Setting:
     flag_name: str | None = None  # when the flag is not --name-with-dashes
     aliases: tuple[str, ...] = ()
     metavar: str | None = None
+    env_only: bool = False  # a secret: read from its variable by every command, never a flag
 
     @property
     def flag(self) -> str:
+        """The flag; "-" for a setting only the environment gives."""
+        if self.env_only:
+            return "-"
         return self.flag_name or "--" + self.name.replace("_", "-")
 
     @property
@@ -79,6 +89,14 @@ def both(default: object) -> dict[Command, object]:
 
 def worker(default: object) -> dict[Command, object]:
     return {"worker": default}
+
+
+def kafka_clients(default: object) -> dict[Command, object]:
+    """The commands that talk to Kafka: the worker, and gen with --broker."""
+    return {"worker": default, "gen": default}
+
+
+UNSET = Computed(lambda: None, "none")
 
 
 BUNDLED_RULES = Computed(default_rules_dir, "$STREAM_GUARD_RULES_DIR, else the bundled packs")
@@ -125,6 +143,26 @@ SETTINGS: tuple[Setting, ...] = (
             "(numbers of five digits or more, e-mail local parts, WeChat ids next to a WeChat word and "
             "phone-number buyer ids as *)", both("raw")),
     Setting("log_level", log_level, "debug, info, warning or error", worker("info")),
+    Setting("security_protocol", security_protocol,
+            "how clients reach the brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)",
+            kafka_clients("PLAINTEXT")),
+    Setting("sasl_mechanism", sasl_mechanism, "with SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            kafka_clients("SCRAM-SHA-512")),
+    Setting("sasl_username", str, "with SASL_*: the user name", kafka_clients("")),
+    Setting("sasl_password", secret, "with SASL_*: the password; from the environment only, never a flag",
+            kafka_clients(UNSET), env_only=True),
+    Setting("sasl_password_file", secret_file,
+            "with SASL_*: a file holding the password, instead of STREAM_GUARD_SASL_PASSWORD", kafka_clients(UNSET),
+            metavar="FILE"),
+    Setting("ssl_cafile", readable_file,
+            "with SSL or SASL_SSL: PEM file of the CA certificates to trust (none: the system's)", kafka_clients(UNSET),
+            metavar="FILE"),
+    Setting("ssl_certfile", readable_file, "mutual TLS: the client's PEM certificate, or chain", kafka_clients(UNSET),
+            metavar="FILE"),
+    Setting("ssl_keyfile", readable_file, "mutual TLS: the client's PEM private key, when not in --ssl-certfile",
+            kafka_clients(UNSET), metavar="FILE"),
+    Setting("ssl_check_hostname", flag, "with SSL or SASL_SSL: the broker's certificate must name its host",
+            kafka_clients(True)),
 )
 
 
@@ -133,12 +171,14 @@ def settings_of(command: Command) -> tuple[Setting, ...]:
 
 
 def env_vars(command: Command) -> frozenset[str]:
-    return frozenset(s.env for s in settings_of(command)) if READS_ENVIRONMENT[command] else frozenset()
+    return frozenset(s.env for s in settings_of(command) if READS_ENVIRONMENT[command] or s.env_only)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: Command) -> None:
     """Every setting of the command as a flag; `resolve` parses what was given and fills the rest."""
     for s in settings_of(command):
+        if s.env_only:
+            continue
         source = f"env {s.env}; default" if READS_ENVIRONMENT[command] else "default"
         parser.add_argument(s.flag, *s.aliases, dest=s.name, default=None, metavar=s.metavar or s.name.upper(),
                             help=f"{s.help} ({source} {s.shown_default(command)})")
@@ -156,7 +196,7 @@ def resolve(args: argparse.Namespace, command: Command, environ: Mapping[str, st
         if flagged is not None:
             text, source = flagged, s.flag
         else:
-            text, source = (environ.get(s.env), s.env) if reads_environment else (None, "")
+            text, source = (environ.get(s.env), s.env) if reads_environment or s.env_only else (None, "")
         if text is None:
             values[s.name] = s.default_for(command)
             continue

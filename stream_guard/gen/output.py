@@ -14,6 +14,7 @@ import orjson
 
 from stream_guard.gen.config import GenConfig
 from stream_guard.gen.generation import Generation
+from stream_guard.kafka.security import KafkaSecurity
 
 _CHUNK_LINES = 4096  # lines joined per write: fewer, larger writes
 
@@ -56,7 +57,8 @@ def write(config: GenConfig, out: str | None, labels_path: str | None) -> dict[s
     return write_labels(gen.labels, labels_path)
 
 
-def produce(config: GenConfig, bootstrap: str, topic: str, partitions: int, labels_path: str | None) -> dict[str, Any]:
+def produce(config: GenConfig, bootstrap: str, topic: str, partitions: int, labels_path: str | None,
+            security: KafkaSecurity) -> dict[str, Any]:
     """Produce the day's lines to a Kafka topic (created with `partitions` when missing), keyed by
     shop, in file order; write the labels; returns them. Line numbers in the labels' rejects
     count records in production order."""
@@ -66,8 +68,8 @@ def produce(config: GenConfig, bootstrap: str, topic: str, partitions: int, labe
     gen = Generation(config)
 
     async def run() -> None:
-        await prepare_topics(bootstrap, {topic: (partitions, 1, {})})
-        await produce_records(bootstrap, topic, gen.lines())
+        await prepare_topics(bootstrap, {topic: (partitions, 1, {})}, security)
+        await produce_records(bootstrap, topic, gen.lines(), security)
 
     asyncio.run(run())
     return write_labels(gen.labels, labels_path)

@@ -15,16 +15,19 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+from stream_guard.kafka.connect import started
+from stream_guard.kafka.security import KafkaSecurity
+
 DESCRIBE_ATTEMPTS = 50
 PRODUCE_CHUNK = 10_000  # records in flight before waiting for their acknowledgements
 
 
-async def prepare_topics(bootstrap: str, wanted: dict[str, tuple[int, int, dict]]) -> dict[str, int]:
+async def prepare_topics(bootstrap: str, wanted: dict[str, tuple[int, int, dict]],
+                         security: KafkaSecurity) -> dict[str, int]:
     """Create each topic of `wanted` (name -> (partitions, replication, config)) that is missing;
     the partition count of every one of them, as it is on the broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_arguments())
+    async with started(client, bootstrap, security) as admin:
         existing = await admin.list_topics()
         missing = [NewTopic(name, partitions, replication, topic_configs=config)
                    for name, (partitions, replication, config) in wanted.items() if name not in existing]
@@ -44,8 +47,6 @@ async def prepare_topics(bootstrap: str, wanted: dict[str, tuple[int, int, dict]
                 return counts
             await asyncio.sleep(0.2)
         raise RuntimeError("topics not known to the broker after creation: " + ", ".join(set(wanted) - set(counts)))
-    finally:
-        await admin.close()
 
 
 def shop_key(record: bytes) -> bytes | None:
@@ -57,13 +58,12 @@ def shop_key(record: bytes) -> bytes | None:
     return shop.encode() if type(shop) is str else None
 
 
-async def produce_records(bootstrap: str, topic: str, records: Iterable[bytes]) -> int:
+async def produce_records(bootstrap: str, topic: str, records: Iterable[bytes], security: KafkaSecurity) -> int:
     """Produce every record, keyed by shop, waiting for all acknowledgements; the count."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                                max_batch_size=1 << 20, compression_type=None)
-    await producer.start()
+    client = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20,
+                              compression_type=None, **security.client_arguments())
     sent = 0
-    try:
+    async with started(client, bootstrap, security) as producer:
         pending = []
         for record in records:
             pending.append(await producer.send(topic, record, key=shop_key(record)))
@@ -73,8 +73,6 @@ async def produce_records(bootstrap: str, topic: str, records: Iterable[bytes]) 
                 pending = []
         await asyncio.gather(*pending)
         sent += len(pending)
-    finally:
-        await producer.stop()
     return sent
 
 

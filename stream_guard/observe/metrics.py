@@ -184,7 +184,11 @@ class Metrics:
             def log_message(self, *args):  # scrapes every few seconds are not news
                 pass
 
-        server = ThreadingHTTPServer((addr, port), Handler)
+        try:
+            server = ThreadingHTTPServer((addr, port), Handler)
+        except OSError as exc:  # one line that names the port, for the command to print
+            raise OSError(f"cannot serve metrics on {addr}:{port} (--metrics-port, --metrics-addr): "
+                          f"{exc.strerror or exc}") from None
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
         thread.start()

@@ -93,7 +93,7 @@ def run_scan(config: ScanConfig) -> int:
         try:
             server, _ = metrics.serve(port, config.metrics_addr)
         except OSError as exc:
-            raise ScanError(f"cannot serve metrics on port {config.metrics_port}: {exc.strerror or exc}") from None
+            raise ScanError(str(exc)) from None
         log("metrics_serving", addr=config.metrics_addr, port=server.server_port)
     violations = Sink(config.out, default_stdout=not sys.stdout.isatty())
     rejects = Sink(config.rejects)

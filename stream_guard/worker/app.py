@@ -118,6 +118,7 @@ class Worker:
         app = faust.App(
             c.group_id,
             broker=[f"kafka://{host}" for host in c.broker.split(",")],
+            broker_credentials=c.security.faust_credentials(),
             monitor=QuietMonitor(),
             key_serializer="raw",
             value_serializer="raw",
@@ -125,6 +126,9 @@ class Worker:
             topic_partitions=self.input_partitions,
             topic_replication_factor=c.replication_factor,
             topic_allow_declare=True,  # the state changelog
+            # no leader topic: nothing here runs on the leader only, and it would be one more
+            # topic to create and to grant (docs/operations.md#security)
+            topic_disable_leader=True,
             consumer_auto_offset_reset="earliest",
             broker_max_poll_records=c.batch_size,
             broker_commit_interval=c.commit_interval,
@@ -369,12 +373,13 @@ def _logging_config(level: str) -> dict:
 def start(config: WorkerConfig) -> int:
     input_only: dict[str, tuple[int, int, dict]] = {
         config.input_topic: (config.partitions, config.replication_factor, {})}
-    counts = asyncio.run(prepare_topics(config.broker, input_only))
+    security = config.security
+    counts = asyncio.run(prepare_topics(config.broker, input_only, security))
     partitions = counts[config.input_topic]
     outputs = {
         config.violations_topic: (partitions, config.replication_factor, {}),
         config.dead_letter_topic: (partitions, config.replication_factor, {}),
         config.reply_metrics_topic: (partitions, config.replication_factor, {"cleanup.policy": "compact"}),
     }
-    counts.update(asyncio.run(prepare_topics(config.broker, outputs)))
+    counts.update(asyncio.run(prepare_topics(config.broker, outputs, security)))
     return Worker(config, counts).run()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from stream_guard.config import settings
+from stream_guard.config.argtypes import Secret
+from stream_guard.kafka.security import KafkaSecurity
 
 SETTINGS = settings.settings_of("worker")
 ENV_VARS = settings.env_vars("worker")
@@ -42,6 +44,15 @@ class WorkerConfig:
     shop_series_cap: int
     personal_data: str
     log_level: str
+    security_protocol: str
+    sasl_mechanism: str
+    sasl_username: str
+    sasl_password: Secret | None
+    sasl_password_file: Secret | None  # what the file holds
+    ssl_cafile: Path | None
+    ssl_certfile: Path | None
+    ssl_keyfile: Path | None
+    ssl_check_hostname: bool
 
     @property
     def platform_list(self) -> list[str]:
@@ -50,6 +61,10 @@ class WorkerConfig:
     @property
     def output_topics(self) -> tuple[str, str, str]:
         return self.violations_topic, self.dead_letter_topic, self.reply_metrics_topic
+
+    @property
+    def security(self) -> KafkaSecurity:
+        return KafkaSecurity.from_settings(vars(self))
 
 
 assert [s.name for s in SETTINGS] == [f.name for f in fields(WorkerConfig)]
@@ -70,4 +85,5 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -
         raise ValueError("session timeout: at least 3 seconds (heartbeats go every second)")
     if not config.rules_dir.is_dir():
         raise ValueError(f"rules directory {config.rules_dir} does not exist")
+    config.security  # noqa: B018 - the security settings are checked together at start
     return config

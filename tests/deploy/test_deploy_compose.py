@@ -1,5 +1,6 @@
 """deploy/docker-compose.yml: what the workers are told is what they read, and the pieces point
 at each other (there is no Docker engine here to start it)."""
+import re
 from pathlib import Path
 
 from deploy_tools import (
@@ -87,3 +88,22 @@ def test_prometheus_scrapes_each_worker_on_its_metrics_port_with_the_config_and_
     config_file = next(a.split("=", 1)[1] for a in prometheus["command"] if a.startswith("--config.file="))
     mounted = compose_mounts(prometheus)[PROMETHEUS_CONFIG.parent]
     assert Path(config_file).parent == Path(mounted)   # alerts.yml comes along, beside it
+
+
+def test_the_sasl_ssl_override_gives_the_workers_credentials_as_files():
+    override = load_yaml(DEPLOY / "docker-compose.sasl-ssl.yml")
+    assert set(override["services"]) == set(worker_services())
+    for name, service in override["services"].items():
+        env = {**worker_services()[name]["environment"], **service["environment"]}
+        # compose fills ${VAR:?...} from the caller's environment: an example value here
+        filled = {k: re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: EXAMPLE[m.group(1)], str(v)) for k, v in env.items()}
+        assert refused_settings(filled) == {}, name
+        assert filled["STREAM_GUARD_SECURITY_PROTOCOL"] == "SASL_SSL" and "STREAM_GUARD_SASL_PASSWORD" not in filled
+        secrets = {f"/run/secrets/{s}": override["secrets"][s]["file"] for s in service["secrets"]}
+        for variable in ("STREAM_GUARD_SASL_PASSWORD_FILE", "STREAM_GUARD_SSL_CAFILE"):
+            assert filled[variable] in secrets, variable
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert all(str((DEPLOY / f).relative_to(ROOT).parent) + "/" in ignored for f in secrets.values())
+
+
+EXAMPLE = {"KAFKA_BOOTSTRAP": "broker-1.example.com:9093", "KAFKA_USERNAME": "stream-guard"}

@@ -1,5 +1,7 @@
 """deploy/k8s: the manifests parse, the worker is told only what it reads, and the probes, the
 Service and the ServiceMonitor all reach its one port (there is no cluster here to apply them)."""
+from pathlib import PurePosixPath
+
 from deploy_tools import (
     ALERTS,
     K8S,
@@ -109,3 +111,20 @@ def test_no_more_workers_than_partitions_and_drains_take_one_at_a_time():
     budget = k8s_object("PodDisruptionBudget")["spec"]
     assert budget["maxUnavailable"] == 1
     assert labels_match(budget["selector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"])
+
+
+def test_the_kafka_credentials_come_from_the_secret_the_password_as_a_file():
+    secret = k8s_object("Secret")
+    env = {item["name"]: item for item in worker()["env"]}
+    assert env["STREAM_GUARD_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert "STREAM_GUARD_SASL_PASSWORD" not in env  # a file, so the password is in no environment
+    ref = env["STREAM_GUARD_SASL_USERNAME"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
+    volumes = {v["name"]: v for v in pod_spec()["volumes"]}
+    mounts = {m["mountPath"]: (volumes[m["name"]], m.get("readOnly")) for m in worker()["volumeMounts"]}
+    for variable in ("STREAM_GUARD_SASL_PASSWORD_FILE", "STREAM_GUARD_SSL_CAFILE"):
+        path = PurePosixPath(env[variable]["value"])
+        volume, read_only = mounts[str(path.parent)]
+        assert volume["secret"]["secretName"] == secret["metadata"]["name"] and read_only
+        (item,) = [i for i in volume["secret"]["items"] if i["path"] == path.name]
+        assert item["key"] in secret["stringData"]

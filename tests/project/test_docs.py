@@ -125,7 +125,7 @@ def test_the_docs_name_only_files_that_exist():
 def test_the_settings_table_in_operations_is_the_workers():
     text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     rows = [[cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
-            for line in text.splitlines() if line.startswith("| `--") or line.startswith("| --")]
+            for line in text.splitlines() if line.startswith(("| `--", "| --", "| - |"))]
     expected = [[s.flag, s.env, s.shown_default("worker"), s.help] for s in settings_of("worker")]
     assert [row[:4] for row in rows] == expected
 
