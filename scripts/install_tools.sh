@@ -11,6 +11,7 @@ need=()
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need+=(prometheus)
+command -v openssl >/dev/null || need+=(openssl)  # the test broker's TLS certificates
 [ ${#need[@]} -eq 0 ] && exit 0
 
 as_root=()
