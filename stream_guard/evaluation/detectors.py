@@ -273,7 +273,7 @@ def wechat_id(view: TextView, context: list[Span], within: int) -> list[Span]:
     if not context:
         return []
     reaches = ContextReach(context, within).reaches
-    found = [(r.start, r.end) for r in view.number_runs if _mobile(r.digits) and reaches((r.start, r.end))]
+    found = [span for span in mobile_phone(view) if reaches(span)]  # the glued numerals left off, as there
     text = view.ascii
     # b"w" for an id character, b" " for anything else (non-ASCII characters encode to "?"); the
     # leading space makes a run at the very start look like any other
