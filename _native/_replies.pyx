@@ -281,7 +281,7 @@ cdef class _Platform:
     cdef dict shops  # shop_id -> _Shop: owns them; add_shop and drop_shop keep shop_index beside it
     cdef StrIndex shop_index  # the same shops by str shop_id, for the lookup of every event
     cdef int unit
-    cdef bint first_reply, count_by_start, bots_count, handoff_clock
+    cdef bint first_reply, count_by_start, bots_count, handoff_clock, has_penalty
     cdef int64_t threshold_ms, gap_ms
     cdef int32_t service_start, service_end
     cdef int64_t penalty_min_consults, penalty_fine_cny
@@ -300,6 +300,7 @@ cdef class _Platform:
         self.gap_ms = profile.session_gap_s * 1000
         self.service_start = _seconds(profile.service_start)
         self.service_end = _seconds(profile.service_end)
+        self.has_penalty = profile.has_penalty
         self.penalty_min_consults = profile.penalty_min_consults
         self.penalty_max_rate = profile.penalty_max_rate
         self.penalty_fine_cny = profile.penalty_fine_cny
@@ -1462,7 +1463,7 @@ cdef class ReplyTracker:
         if not consults:
             return None
         rate = valid / <double>consults
-        risk = consults >= plat.penalty_min_consults and rate < plat.penalty_max_rate
+        risk = plat.has_penalty and consults >= plat.penalty_min_consults and rate < plat.penalty_max_rate
         return {"platform": plat.name, "shop_id": shop.shop_id, "day": d.iso, "consults": consults,
                 "valid": valid, "rate": rate, "penalty_risk": risk,
                 "penalty_fine_cny": plat.penalty_fine_cny if risk else 0}

@@ -327,7 +327,7 @@ class ReplyTracker:
         rows = []
         for day, (consults, valid) in sorted(per_day.items()):
             rate = valid / consults
-            risk = consults >= profile.penalty_min_consults and rate < profile.penalty_max_rate
+            risk = profile.has_penalty and consults >= profile.penalty_min_consults and rate < profile.penalty_max_rate
             rows.append({"platform": shop.platform, "shop_id": shop.shop_id, "day": day, "consults": consults,
                          "valid": valid, "rate": rate, "penalty_risk": risk,
                          "penalty_fine_cny": profile.penalty_fine_cny if risk else 0})

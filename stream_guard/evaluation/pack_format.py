@@ -311,7 +311,8 @@ REPLY = Table("reply", (
     Key("bots_count", flag(), "whether a `bot` message counts as a reply", False),
     Key("handoff_starts_clock", flag(), "whether turns open only after a `handoff` event (the clock starts at "
         "the hand-off)", False),
-    Key("penalty", table(), "when a day is at risk of the platform's penalty", {}, REPLY_PENALTY),
+    Key("penalty", table(), "the platform's penalty of a shop's day, if it has one: without this table no "
+        "day is at penalty risk", None, REPLY_PENALTY),
 ))
 DOCUMENTED = (PLATFORM_FILE, INCLUDED_FILE, RULE, EXAMPLE_TABLE, REPLY)
 

@@ -531,14 +531,14 @@ def _parse_reply(raw: dict, platform: str, file: str, problems: _Problems) -> Re
         report("timezone", f"unknown timezone {zone!r}")
         zone = REPLY.key("timezone").default
     start, end = (dt_time.fromisoformat(h) for h in field_("service_hours"))
-    penalty = field_("penalty")
+    penalty = field_("penalty") or {}
     return ReplyProfile(
         platform=platform, unit=field_("unit"), session_rule=field_("session_rule"),
         threshold_s=field_("threshold_s"), service_start=start, service_end=end, timezone=zone,
         session_gap_s=field_("session_gap_s"),
         penalty_min_consults=value_of(penalty, REPLY_PENALTY, "min_consults"),
         penalty_max_rate=float(value_of(penalty, REPLY_PENALTY, "max_rate")),
-        penalty_fine_cny=value_of(penalty, REPLY_PENALTY, "fine_cny"),
+        penalty_fine_cny=value_of(penalty, REPLY_PENALTY, "fine_cny"), has_penalty="penalty" in got,
         count_by_start=field_("count_by_start"), bots_count=field_("bots_count"),
         handoff_starts_clock=field_("handoff_starts_clock"),
     )

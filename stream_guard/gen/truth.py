@@ -143,5 +143,6 @@ def day_rows(platform: str, shop_id: str, truth: ShopTruth, prof: ReplyProfile) 
         rate = valid / consults
         rows.append({"platform": platform, "shop_id": shop_id, "day": day,
                      "consults": consults, "valid": valid, "rate": rate,
-                     "penalty_risk": consults >= prof.penalty_min_consults and rate < prof.penalty_max_rate})
+                     "penalty_risk": prof.has_penalty and consults >= prof.penalty_min_consults
+                     and rate < prof.penalty_max_rate})
     return rows

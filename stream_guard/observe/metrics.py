@@ -265,14 +265,20 @@ class _Collector:
         valid = GaugeMetricFamily(PREFIX + "shop_valid_replies",
                                   "Validly answered consults of a shop's latest local day",
                                   labels=["platform", "shop_id"])
+        shop_risk = GaugeMetricFamily(PREFIX + "shop_penalty_risk",
+                                      "1 when a shop's latest local day is over its platform's penalty line "
+                                      "(only platforms with a reply-rate penalty have one)",
+                                      labels=["platform", "shop_id"])
         for row in rows:
             key = [row["platform"], row["shop_id"]]
             rate.add_metric(key, row["rate"])
             consults.add_metric(key, row["consults"])
             valid.add_metric(key, row["valid"])
+            shop_risk.add_metric(key, int(row["penalty_risk"]))
         yield rate
         yield consults
         yield valid
+        yield shop_risk
         at_risk = GaugeMetricFamily(PREFIX + "shops_at_penalty_risk",
                                     "Shops whose latest day is over the platform's penalty line",
                                     labels=["platform"])

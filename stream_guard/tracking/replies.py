@@ -59,6 +59,7 @@ class ReplyProfile:
     session_rule: str = "first_reply"
     bots_count: bool = False
     handoff_starts_clock: bool = False
+    has_penalty: bool = False  # whether the platform penalises a shop's day at all (below)
     penalty_min_consults: int = 101  # "more than 100"
     penalty_max_rate: float = 0.5    # "under 50%"
     penalty_fine_cny: int = 0

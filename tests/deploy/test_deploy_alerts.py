@@ -51,13 +51,12 @@ def test_every_alert_says_how_bad_and_what_happened():
         assert rule["annotations"]["summary"] and rule["annotations"]["description"], rule["alert"]
 
 
-def test_the_penalty_alert_draws_the_line_of_every_pack():
-    """The alert's "more than N consults, under R" must be each platform's [reply] penalty line."""
+def test_the_penalty_alert_leaves_the_line_to_the_packs():
+    """The line is each platform's [reply.penalty], applied by the worker: the alert draws none of
+    its own, and only the packs with one can put a day at risk."""
     (rule,) = [r for r in alert_rules() if r["alert"] == "StreamGuardShopAtPenaltyRisk"]
-    more_than = int(re.search(r"stream_guard_shop_consults\s*>\s*(\d+)", rule["expr"]).group(1))
-    under = float(re.search(r"stream_guard_shop_reply_rate\s*<\s*([\d.]+)", rule["expr"]).group(1))
+    assert "stream_guard_shop_penalty_risk == 1" in rule["expr"]
+    assert not re.search(r"[<>]\s*[\d.]+", rule["expr"].replace("== 1", "")), rule["expr"]
     packs, problems = load_all(RULES)
     assert not problems
-    lines = {platform: (pack.reply.penalty_min_consults, pack.reply.penalty_max_rate)
-             for platform, pack in packs.items() if pack.reply is not None}
-    assert lines and set(lines.values()) == {(more_than + 1, under)}, lines
+    assert {p for p, pack in packs.items() if pack.reply is not None and pack.reply.has_penalty} == {"pinduoduo"}

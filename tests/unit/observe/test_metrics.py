@@ -68,6 +68,8 @@ def test_per_shop_series_are_capped_worst_first_and_idle_shops_go():
     assert value(m, "stream_guard_shop_consults", platform="pinduoduo", shop_id="big") == 150
     assert value(m, "stream_guard_shop_valid_replies", platform="pinduoduo", shop_id="big") == 1
     assert value(m, "stream_guard_shops_at_penalty_risk", platform="pinduoduo") == 1
+    assert value(m, "stream_guard_shop_penalty_risk", platform="pinduoduo", shop_id="big") == 1
+    assert value(m, "stream_guard_shop_penalty_risk", platform="pinduoduo", shop_id="s000") == 0
     assert value(m, "stream_guard_shops_at_penalty_risk", platform="jd") == 0
     assert value(m, "stream_guard_shop_series_dropped") == 47
     assert value(m, "stream_guard_reply_open_turns") == 7

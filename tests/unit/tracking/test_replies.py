@@ -80,9 +80,9 @@ def test_pdd_three_buyer_messages_before_one_reply_are_one_turn():
     assert one(events) == (1, 1)
 
 
-def pdd_day(buyers, valid):
-    asks = [ev(P, "10:00:00", buyer=f"b{i}") for i in range(buyers)]
-    replies = [ev(P, "10:01:00" if i < valid else "10:05:00", "agent", buyer=f"b{i}") for i in range(buyers)]
+def pdd_day(buyers, valid, platform=P):
+    asks = [ev(platform, "10:00:00", buyer=f"b{i}") for i in range(buyers)]
+    replies = [ev(platform, "10:01:00" if i < valid else "10:05:00", "agent", buyer=f"b{i}") for i in range(buyers)]
     tracker, _ = run(asks + sorted(replies, key=lambda e: e["ts"]))
     return tracker.shop_days()[0]
 
@@ -91,6 +91,16 @@ def test_pdd_penalty_risk():
     assert pdd_day(120, 50)["penalty_risk"] and pdd_day(120, 50)["penalty_fine_cny"] == 1000
     assert not pdd_day(101, 51)["penalty_risk"]
     assert not pdd_day(100, 10)["penalty_risk"]  # not over 100
+
+
+def test_only_a_platform_with_a_penalty_puts_a_day_at_risk():
+    """Taobao and JD count valid replies, and fine no shop-day for them: no [reply.penalty]. (Douyin's
+    turns open at a hand-off, which these days have not.)"""
+    for platform in ("taobao", "tmall", "jd", "pinduoduo"):
+        row = pdd_day(120, 10, platform)
+        assert row["rate"] < 0.5 and row["penalty_risk"] == PROFILES[platform].has_penalty, platform
+        assert row["penalty_fine_cny"] == (PROFILES[platform].penalty_fine_cny if row["penalty_risk"] else 0)
+    assert [p for p in PLATFORMS if PROFILES[p].has_penalty] == ["pinduoduo"]
 
 
 def test_taobao_turns():
