@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stream_guard.engine.events import DEFAULT_LIMITS, EventBatch, Limits, Reject, decode_batch, route
 from stream_guard.evaluation.registry import Registry
-from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations, mask_record
+from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations, incidents, mask_record
 from stream_guard.observe.metrics import Metrics
 from stream_guard.tracking.replies import Outcome, ReplyTracker
 
@@ -129,13 +129,13 @@ class Engine:
         """The input is over (end of a file): apply every held event and decide every open turn."""
         outcomes = self.tracker.finish()
         if self.metrics is not None:
-            self.metrics.record_batch(0, 0, (), (), outcomes, 0.0)
+            self.metrics.record_batch(0, 0, (), (), (), outcomes, 0.0)
             self._publish_shops(self.metrics)
         return outcomes
 
     def _record(self, metrics: Metrics, result: BatchResult, consumed: int, seconds: float) -> None:
         metrics.record_batch(consumed, result.events, (r.reason for _, r in result.rejects),
-                             result.violations, result.outcomes, seconds)
+                             result.violations, incidents(result.violations), result.outcomes, seconds)
         now = time.monotonic()
         if now - self._shop_figures_at >= SHOP_FIGURES_EVERY_S:
             self._publish_shops(metrics)

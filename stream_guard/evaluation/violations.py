@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stream_guard.evaluation.detectors import ASCII_FOLD_MAP, WECHAT_CHARS, TextView, mask_personal_data, star
@@ -17,6 +18,33 @@ CONTRACT_VERSION = "v2"
 def violation_id(event_id: str, rule_id: str) -> str:
     """Deterministic: a redelivered event gives the same id, so consumers dedupe on it."""
     return hashlib.blake2b(f"{event_id}\x1f{rule_id}".encode(), digest_size=16).hexdigest()
+
+
+def incident_id(event_id: str, category: str) -> str:
+    """One category on one message is one incident, however many of its rules fire: what a
+    platform penalises once. Deterministic, as violation ids are."""
+    return hashlib.blake2b(f"{event_id}\x1e{category}".encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    platform: str
+    category: str
+    points: int  # the most of its violations' points and fines: the one penalty it costs
+    fine_cny: int
+
+
+def incidents(violations: Iterable[Mapping[str, Any]]) -> list[Incident]:
+    """The incidents of violation records, each once, in the order they first appear."""
+    found: dict[str, Incident] = {}
+    for v in violations:
+        seen = found.get(v["incident_id"])
+        points, fine = v["penalty_points"], v["fine_cny"]
+        if seen is not None:
+            points, fine = max(points, seen.points), max(fine, seen.fine_cny)
+        found[v["incident_id"]] = Incident(v["incident_id"], v["platform"], v["category"], points, fine)
+    return list(found.values())
 
 
 def excerpt(text: str, findings: list[Finding]) -> str:
@@ -62,6 +90,7 @@ def build_violations(event: Mapping[str, Any], findings: list[Finding], pack_ver
     return [
         {
             "violation_id": violation_id(event["event_id"], f.rule.id),
+            "incident_id": incident_id(event["event_id"], f.rule.category),
             "event_id": event["event_id"],
             "shop_id": event["shop_id"],
             "platform": event["platform"],

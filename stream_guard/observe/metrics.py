@@ -14,7 +14,7 @@ import bisect
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -67,6 +67,10 @@ class Metrics:
         self.dead_letters = Counter(PREFIX + "dead_letters", "Records rejected, by reason", ["reason"], registry=r)
         self.violations = Counter(PREFIX + "violations", "Violations found",
                                   ["platform", "category", "severity", "rule"], registry=r)
+        self.incidents = Counter(PREFIX + "incidents", "Incidents: a category on a message, counted once",
+                                 ["platform", "category"], registry=r)
+        self.incident_fines = Counter(PREFIX + "incident_fines_cny",
+                                      "Fines of the incidents in CNY, each incident's once", ["platform"], registry=r)
         self.reply_turns = Counter(PREFIX + "reply_turns", "Decided reply turns by outcome",
                                    ["platform", "outcome"], registry=r)
         self.reply_missed = Counter(PREFIX + "reply_missed_notices",
@@ -99,13 +103,23 @@ class Metrics:
     # ---- recording (the engine's thread) -----------------------------------------------------
 
     def record_batch(self, consumed: int, processed: int, rejects: Iterable[str], violations: Iterable[dict],
-                     outcomes: Iterable, seconds: float) -> None:
+                     incidents: Sequence, outcomes: Iterable, seconds: float) -> None:
+        """`incidents`: the violations' incidents (violations.incidents), each counted once with its fine."""
         self.events_consumed.inc(consumed)
         self.events_processed.inc(processed)
         for reason, n in Tally(rejects).items():
             self.dead_letters.labels(reason).inc(n)
         for key, n in Tally((v["platform"], v["category"], v["severity"], v["rule_id"]) for v in violations).items():
             self.violations.labels(*key).inc(n)
+        by_category: Tally[tuple[str, str]] = Tally()
+        fines: Tally[str] = Tally()
+        for i in incidents:
+            by_category[i.platform, i.category] += 1
+            fines[i.platform] += i.fine_cny
+        for (platform, category), n in by_category.items():
+            self.incidents.labels(platform, category).inc(n)
+        for platform, fine in fines.items():
+            self.incident_fines.labels(platform).inc(fine)
         turns: Tally[tuple[str, str]] = Tally()
         missed: Tally[str] = Tally()
         late: Tally[str] = Tally()

@@ -5,6 +5,7 @@ from collections import Counter
 
 from stream_guard.engine.pipeline import Engine
 from stream_guard.evaluation.detectors import mask_phone_numbers
+from stream_guard.evaluation.violations import incidents
 from stream_guard.observe.metrics import TURN_OUTCOMES
 from stream_guard.scan.files import Input, ReadError
 
@@ -20,6 +21,9 @@ class Tally:
         self.events = 0
         self.violations: dict[str, Counter[str]] = {key: Counter() for key in VIOLATIONS_COUNTED_BY}
         self.violation_count = 0
+        self.incidents: Counter[str] = Counter()  # by platform
+        self.points: Counter[str] = Counter()
+        self.fines: Counter[str] = Counter()
         self.rejects: Counter[str] = Counter()
         self.turns: Counter[str] = Counter()
 
@@ -29,6 +33,11 @@ class Tally:
         for v in result.violations:
             for key, counter in self.violations.items():
                 counter[v[key]] += 1
+        # an event's violations are all in its batch, so its incidents are whole here
+        for incident in incidents(result.violations):
+            self.incidents[incident.platform] += 1
+            self.points[incident.platform] += incident.points
+            self.fines[incident.platform] += incident.fine_cny
         for _, reject in result.rejects:
             self.rejects[reject.reason] += 1
         self.add_outcomes(result.outcomes)
@@ -69,6 +78,13 @@ def build_report(engine: Engine, tally: Tally, source: Input, elapsed: float, br
             **{f"by_{key.removesuffix('_id')}": dict(sorted(counter.items()))
                for key, counter in tally.violations.items()},
         },
+        "incidents": {
+            "total": sum(tally.incidents.values()),
+            "points": sum(tally.points.values()),
+            "fine_cny": sum(tally.fines.values()),
+            "by_platform": {p: {"incidents": n, "points": tally.points[p], "fine_cny": tally.fines[p]}
+                            for p, n in sorted(tally.incidents.items())},
+        },
         "rejects": {"total": sum(tally.rejects.values()), "by_reason": dict(sorted(tally.rejects.items()))},
         "replies": {
             "turns": {kind: tally.turns[kind] for kind in TURN_OUTCOMES},
@@ -96,6 +112,9 @@ def render_summary(report: dict) -> str:
         lines.append(f"      {category:<22} {n:>7,}")
     if v["by_severity"]:
         lines.append("  by severity " + ", ".join(f"{s} {n:,}" for s, n in v["by_severity"].items()))
+    i = report["incidents"]
+    lines.append(f"  incidents   {i['total']:,} (a category on a message, counted once): {i['points']:,} points, "
+                 f"{i['fine_cny']:,} CNY in fines")
     r = report["replies"]
     lines.append("  replies     turns " + ", ".join(f"{k} {n:,}" for k, n in r["turns"].items())
                  + f"; {r['reply_missed_notices']:,} buyers waited past the deadline"

@@ -34,7 +34,7 @@ def test_a_batch_is_counted_by_label_set():
     violations = [{"platform": "jd", "category": "abuse", "severity": "high", "rule_id": "common.abuse"}] * 3
     outcomes = [outcome("valid", 0, 20_000), outcome("valid", 0, 170_000), outcome("late", 0, 400_000),
                 outcome("reply_missed", 0), outcome("missed", 0), outcome("late_event", 0)]
-    m.record_batch(10, 8, ["invalid_json", "invalid_json"], violations, outcomes, 0.004)
+    m.record_batch(10, 8, ["invalid_json", "invalid_json"], violations, [], outcomes, 0.004)
     assert value(m, "stream_guard_events_consumed_total") == 10
     assert value(m, "stream_guard_events_processed_total") == 8
     assert value(m, "stream_guard_dead_letters_total", reason="invalid_json") == 2
@@ -87,7 +87,7 @@ def test_pack_versions_replace_each_other():
 
 def test_served_over_http():
     m = Metrics()
-    m.record_batch(3, 3, [], [], [], 0.001)
+    m.record_batch(3, 3, [], [], [], [], 0.001)
     server, thread = m.serve(0)
     try:
         body = urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5).read().decode()
