@@ -6,45 +6,15 @@ import sys
 from pathlib import Path
 
 from stream_guard.cli import rules_eval
-from stream_guard.evaluation.packs import PLATFORMS, Example, default_rules_dir, load_all, load_checked
+from stream_guard.evaluation import checks
+from stream_guard.evaluation.packs import PLATFORMS, default_rules_dir, load_all
 from stream_guard.evaluation.ruleset import Ruleset
 
 
-def example_results(ruleset: Ruleset):
-    """(rule, kind, example, passed) for every example of every rule of a platform."""
-    for rule in ruleset.rules:
-        for kind, examples in (("hit", rule.hit_examples), ("clean", rule.clean_examples)):
-            for ex in examples:
-                fired = {f.rule.id for f in ruleset.judge(ex.text, ex.role, dict(ex.meta))}
-                yield rule, kind, ex, (rule.id in fired) == (kind == "hit")
-
-
-def _describe(ex: Example) -> str:
-    extra = f" meta={dict(ex.meta)}" if ex.meta else ""
-    return f"{ex.text!r}{extra}" + (f" role={ex.role}" if ex.role != "agent" else "")
-
-
 def check(directory: Path) -> tuple[list[str], list[str]]:
-    """The problems and the warnings of the packs of a directory: the loader's, and those only
-    compiling the packs and running their examples find."""
-    packs, problems, warnings = load_checked(directory)
-    problems = list(problems)
-    for platform, pack in packs.items():
-        try:
-            ruleset = Ruleset(pack)
-        except (TypeError, ValueError) as exc:
-            problems.append(f"{platform}.toml:1: -: cannot compile: {exc}")
-            continue
-        for rule in pack.rules:
-            for phrase in ruleset.allowed_everywhere(rule):
-                problems.append(f"{rule.origin}:{rule.line}: {rule.id}: phrase {phrase!r} can never fire: "
-                                f"an allowed phrase of the rule normalises to the same text")
-        for rule, kind, ex, passed in example_results(ruleset):
-            if not passed:
-                verb = "does not fire" if kind == "hit" else "fires"
-                problems.append(f"{rule.origin}:{rule.line}: {rule.id}: on {platform}, {kind} example {verb}: "
-                                f"{_describe(ex)}")
-    return list(dict.fromkeys(problems)), warnings
+    """The problems and the warnings of the packs of a directory (evaluation.checks)."""
+    checked = checks.check(directory)
+    return checked.problems, checked.warnings
 
 
 def cmd_check(args) -> int:
@@ -70,13 +40,13 @@ def cmd_test(args) -> int:
     failures: list[str] = []
     for platform, pack in packs.items():
         tally: dict[str, list[int]] = {}
-        for rule, kind, ex, passed in example_results(Ruleset(pack)):
+        for rule, kind, ex, passed in checks.example_results(Ruleset(pack)):
             t = tally.setdefault(rule.id, [0, 0, 0, 0])
             offset = 0 if kind == "hit" else 2
             t[offset] += passed
             t[offset + 1] += 1
             if not passed:
-                failures.append(f"FAIL {platform} {rule.id} {kind}: {_describe(ex)}")
+                failures.append(f"FAIL {platform} {rule.id} {kind}: {checks.describe(ex)}")
         rows += [(platform, rid, t[0], t[1], t[2], t[3]) for rid, t in tally.items()]
     width = max((len(r[1]) for r in rows), default=10)
     print(f"{'platform':<10} {'rule':<{width}}  hit    clean  result")
@@ -86,8 +56,8 @@ def cmd_test(args) -> int:
     for line in failures:
         print(line)
     total = sum(r[3] + r[5] for r in rows)
-    passed = sum(r[2] + r[4] for r in rows)
-    print(f"\n{passed} passed, {total - passed} failed")
+    passing = sum(r[2] + r[4] for r in rows)
+    print(f"\n{passing} passed, {total - passing} failed")
     return 1 if failures or problems else 0
 
 

@@ -208,6 +208,26 @@ def test_reload_swaps_atomically_and_keeps_old_on_problems(packs_dir):
     assert registry.current is after
 
 
+def test_a_reload_is_refused_whole_on_a_failing_example_or_a_reply_change(packs_dir):
+    registry = Registry(packs_dir)
+    before = registry.current
+    (packs_dir / "common.toml").write_text(COMMON.replace('examples.hit = ["不开發票哦"', 'examples.hit = ["您好"'),
+                                           encoding="utf-8")
+    problems = registry.reload()
+    assert any("common.invoice: on tmall, hit example does not fire: '您好'" in p for p in problems)
+    assert registry.current is before
+    (packs_dir / "common.toml").write_text(COMMON, encoding="utf-8")
+    faster = PLATFORM.replace("threshold_s = 180", "threshold_s = 60")
+    for p in PLATFORMS:
+        (packs_dir / f"{p}.toml").write_text(faster.format(platform=p), encoding="utf-8")
+    problems = registry.reload()
+    assert "tmall.toml:1: reply: the [reply] profile changed: a running worker keeps the profiles it started with" \
+        in "\n".join(problems) and registry.current is before
+    for p in PLATFORMS:
+        (packs_dir / f"{p}.toml").write_text(PLATFORM.format(platform=p) + "\n# a comment\n", encoding="utf-8")
+    assert registry.reload() == [] and registry.current is not before
+
+
 @pytest.mark.parametrize("text,expected", [
     ("电话13812345678", ["13812345678"]),
     ("138-1234-5678", ["138-1234-5678"]),
