@@ -21,8 +21,8 @@ from stream_guard.evaluation.packs import SENDERS
 from stream_guard.tracking.replies import EVENT_TS_MAX
 
 __all__ = [
-    "DEFAULT_LIMITS", "KINDS", "REJECT_REASONS", "SOURCE_FIELDS", "EventBatch", "Limits", "Reject", "decode",
-    "decode_batch", "route",
+    "DEFAULT_LIMITS", "KINDS", "REJECT_REASONS", "SOURCE_FIELDS", "TOMBSTONE", "EventBatch", "Limits", "Reject",
+    "decode", "decode_batch", "misrouted", "route",
 ]
 
 KINDS = ("message", "buyer_reported", "buyer_blocked", "handoff")
@@ -31,6 +31,9 @@ REJECT_REASONS = (
     "invalid_utf8", "invalid_json", "not_an_object", "missing_field", "wrong_type",
     "unknown_platform", "unknown_sender", "unknown_kind", "text_too_long", "record_too_large",
     "ts_in_future", "ts_out_of_range",
+    # the worker's, from the Kafka record around the event: in another shop's partition, the
+    # shop's reply state would be split in two
+    "key_mismatch", "missing_key",
 )
 
 # required string fields; `text` is required for messages only, system events may leave it out
@@ -60,6 +63,22 @@ DEFAULT_LIMITS = Limits()
 class Reject(NamedTuple):
     reason: str
     detail: str = ""
+
+
+TOMBSTONE = Reject("tombstone", "a record with no value")  # skipped, with a count: not bad input
+
+
+def misrouted(events: EventBatch, kept: Sequence[int], keys: Sequence[bytes | None]) -> list[tuple[int, Reject]]:
+    """The events whose Kafka record key is not their shop id (or is missing), as (record index,
+    Reject); `kept[k]` is the record index of event k."""
+    wrong = []
+    for index, shop in zip(kept, events.shop_id, strict=True):
+        key = keys[index]
+        if key is None:
+            wrong.append((index, Reject("missing_key", "the record has no key; events are keyed by shop_id")))
+        elif key != shop.encode():
+            wrong.append((index, Reject("key_mismatch", "the record's key is not the event's shop_id")))
+    return wrong
 
 
 def decode(raw: bytes, limits: Limits, now_ms: int, platforms) -> dict | Reject:

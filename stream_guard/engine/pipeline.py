@@ -12,8 +12,18 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
-from stream_guard.engine.events import DEFAULT_LIMITS, EventBatch, Limits, Reject, decode_batch, route
+from stream_guard.engine.events import (
+    DEFAULT_LIMITS,
+    TOMBSTONE,
+    EventBatch,
+    Limits,
+    Reject,
+    decode_batch,
+    misrouted,
+    route,
+)
 from stream_guard.evaluation.registry import Registry
 from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations, incidents, mask_record
 from stream_guard.observe.metrics import Metrics
@@ -21,7 +31,9 @@ from stream_guard.tracking.replies import Outcome, ReplyTracker
 
 DEFAULT_LATENESS_MS = 60_000
 # how often, in wall-clock seconds, per-shop figures are recomputed for Prometheus
-SHOP_FIGURES_EVERY_S = 5.0
+# the per-shop figures are computed over all shops: at most this often during traffic, and at the
+# next `refresh_shop_figures` after it (the worker's heartbeat, every second)
+SHOP_FIGURES_EVERY_S = 2.0
 
 
 def tune_gc() -> None:
@@ -40,6 +52,7 @@ def tune_gc() -> None:
 class BatchResult:
     violations: list[dict] = field(default_factory=list)  # in input order
     rejects: list[tuple[int, Reject]] = field(default_factory=list)  # (index in the batch, why)
+    skipped: list[tuple[int, Reject]] = field(default_factory=list)  # tombstones: counted, not dead letters
     outcomes: list[Outcome] = field(default_factory=list)
     events: int = 0  # valid events
     pack_version: str = ""
@@ -76,6 +89,7 @@ class Engine:
         # only for rejecting event times far in the future; all other time is event time
         self._wall_clock_ms = wall_clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._shop_figures_at = 0.0
+        self._shop_figures_stale = False
         if metrics is not None:
             metrics.set_pack_versions(self.pack_versions(), CONTRACT_VERSION)
 
@@ -94,19 +108,31 @@ class Engine:
             self.metrics.set_pack_versions(self.pack_versions(), CONTRACT_VERSION)
         return problems
 
-    def process_batch(self, records: Sequence[bytes], replayed: int = 0) -> BatchResult:
+    def process_batch(self, records: Sequence[bytes | None], replayed: int = 0,
+                      keys: Sequence[bytes | None] | None = None) -> BatchResult:
         """Judge every record; feed the reply tracker all but the first `replayed` ones: a worker
         that restored its reply state from a changelog written after those records (a crash
         between writing state and committing offsets) must not count them twice, while their
-        violations and dead letters are produced again (idempotent downstream)."""
+        violations and dead letters are produced again (idempotent downstream).
+
+        A record of no value (a Kafka tombstone) is skipped, with a count. With `keys` (the Kafka
+        records' keys), an event whose key is not its shop id is rejected: it sits in a partition
+        that does not hold its shop's state."""
         started = time.perf_counter()
         snapshot = self.rules.current  # one pack version for the whole batch
         now_ms = self._wall_clock_ms()
         result = BatchResult(pack_version=snapshot.version)
-        events, result.rejects = decode_batch(records, self.limits, now_ms, self.platforms)
+        if None in records:  # tombstones: skipped, the others decoded
+            result.skipped = [(i, TOMBSTONE) for i, raw in enumerate(records) if raw is None]
+            kept: Sequence[int] = [i for i, raw in enumerate(records) if raw is not None]
+            values: Sequence[bytes] = [raw for raw in records if raw is not None]
+        else:
+            kept, values = range(len(records)), cast("Sequence[bytes]", records)
+        events, result.rejects = self._decode(values, kept, keys, now_ms)
         result.events = len(events)
         # the position in `events` of the first record at or after `replayed`
-        first_tracked = min(replayed, len(records)) - sum(1 for index, _ in result.rejects if index < replayed)
+        first_tracked = min(replayed, len(records)) - sum(
+            1 for index, _ in (*result.rejects, *result.skipped) if index < replayed)
 
         findings_at: dict[int, list] = {}
         roles = {platform: ruleset.role_names for platform, ruleset in snapshot.rulesets.items()}
@@ -125,6 +151,26 @@ class Engine:
             self._record(self.metrics, result, len(records), time.perf_counter() - started)
         return result
 
+    def _decode(self, values: Sequence[bytes], kept: Sequence[int], keys: Sequence[bytes | None] | None,
+                now_ms: int) -> tuple[EventBatch, list[tuple[int, Reject]]]:
+        """The events of `values` (the records at indices `kept`) and the rejects, by record
+        index; events the keys say are misrouted are decoded again without them (a rare case:
+        the records of a well-keyed topic cost one decode)."""
+        events, rejects = decode_batch(values, self.limits, now_ms, self.platforms)
+        if not isinstance(kept, range):
+            rejects = [(kept[j], reject) for j, reject in rejects]
+        if keys is None:
+            return events, rejects
+        rejected = {index for index, _ in rejects}
+        decoded = [i for i in kept if i not in rejected]
+        wrong = misrouted(events, decoded, keys)
+        if not wrong:
+            return events, rejects
+        out = {index for index, _ in wrong}
+        again = [j for j, i in enumerate(kept) if i not in out and i not in rejected]
+        events, _ = decode_batch([values[j] for j in again], self.limits, now_ms, self.platforms)
+        return events, sorted(rejects + wrong)
+
     def finish(self) -> list[Outcome]:
         """The input is over (end of a file): apply every held event and decide every open turn."""
         outcomes = self.tracker.finish()
@@ -136,10 +182,20 @@ class Engine:
     def _record(self, metrics: Metrics, result: BatchResult, consumed: int, seconds: float) -> None:
         metrics.record_batch(consumed, result.events, (r.reason for _, r in result.rejects),
                              result.violations, incidents(result.violations), result.outcomes, seconds)
+        if result.skipped:
+            metrics.skipped_records.labels(TOMBSTONE.reason).inc(len(result.skipped))
         now = time.monotonic()
+        self._shop_figures_stale = True
         if now - self._shop_figures_at >= SHOP_FIGURES_EVERY_S:
             self._publish_shops(metrics)
 
+    def refresh_shop_figures(self) -> None:
+        """Publish the per-shop figures if a batch changed them since they were published: a
+        scrape in a lull after a burst then reads the burst's figures, not those of its start."""
+        if self.metrics is not None and self._shop_figures_stale:
+            self._publish_shops(self.metrics)
+
     def _publish_shops(self, metrics: Metrics) -> None:
         self._shop_figures_at = time.monotonic()
+        self._shop_figures_stale = False
         metrics.publish_shops(self.tracker.current_rows(), self.tracker.open_turn_count())

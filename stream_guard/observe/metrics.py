@@ -65,6 +65,8 @@ class Metrics:
                                         "Events whose event_id a scan met before (scan only)", registry=r)
         self.events_processed = Counter(PREFIX + "events_processed", "Valid events processed", registry=r)
         self.dead_letters = Counter(PREFIX + "dead_letters", "Records rejected, by reason", ["reason"], registry=r)
+        self.skipped_records = Counter(PREFIX + "skipped_records", "Records skipped, not rejected: tombstones",
+                                       ["reason"], registry=r)
         self.violations = Counter(PREFIX + "violations", "Violations found",
                                   ["platform", "category", "severity", "rule"], registry=r)
         self.incidents = Counter(PREFIX + "incidents", "Incidents: a category on a message, counted once",

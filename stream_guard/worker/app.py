@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.sensors.monitor import Monitor
 
 from stream_guard.engine.pipeline import Engine, tune_gc
@@ -182,7 +183,7 @@ class Worker:
             partition = tp.partition
             self._ensure_restored(partition)
             offsets = [r.offset for r in records]
-            result = self.engine.process_batch([r.value or b"" for r in records],
+            result = self.engine.process_batch([r.value for r in records], keys=[r.key for r in records],
                                                replayed=self.state.replayed(partition, offsets))
             self.state.tracked(partition, result.shops, offsets[-1] + 1)
             for violation in result.violations:
@@ -291,9 +292,23 @@ class Worker:
         for tp in self._assigned:  # partitions with nothing to read yet still show their shops
             self._ensure_restored(tp.partition)
         self.health.set_ready(True, f"serving {len(self._assigned)} partition(s)")
+        self.engine.refresh_shop_figures()
         if time.monotonic() - self._lag_at >= LAG_EVERY_S:  # idle partitions' ends move too
             self._lag_at = time.monotonic()
             self._update_lag({tp: self._positions[tp] for tp in self._assigned if tp in self._positions})
+            await self._lag_of_unread()
+
+    async def _lag_of_unread(self) -> None:
+        """A lag for every assigned partition, those no record has come from since the assignment
+        too: their lag counts from the consumer's position (the committed offset, until a fetch)."""
+        for tp in self._assigned - self._positions.keys():
+            try:
+                position = await self.consumer.position(tp)
+            except KafkaError:  # the partition went in a rebalance meanwhile
+                continue
+            end = self.app.consumer.highwater(tp)
+            if position is not None and end is not None:
+                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
         if self._reload_wanted and not self._reloading:
             await self._reload("sighup")
 
