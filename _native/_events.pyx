@@ -21,7 +21,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcmp, memcpy
 
 import orjson
@@ -315,6 +315,7 @@ cdef bint _scan(const char* s, Py_ssize_t n, Scan* out) except -1:
     cdef bint ascii, integer
     cdef int f, i
     cdef int64_t ts
+    cdef uint32_t seen = 0  # the known fields met so far, by bit
     for i in range(F_COUNT):
         out.start[i] = -1
     p = _ws(p, end)
@@ -343,8 +344,12 @@ cdef bint _scan(const char* s, Py_ssize_t n, Scan* out) except -1:
             return False
         if f == F_OTHER:
             p = _skip_value(value, end, 1)
-        # a repeated field overwrites what was read of it: the last one counts, as in orjson
+        elif seen & (1 << f):
+            # a repeated field: the last one counts, as in orjson, but the earlier value would go
+            # unchecked (a text's bytes are checked as it is decoded): the slow path decides
+            return False
         else:
+            seen |= 1 << f
             if f == F_TS:
                 p = _number(value, end, &integer)
                 if p == NULL or not integer or p - value > MAX_TS_DIGITS:
