@@ -45,6 +45,7 @@ from worker_peers import run_peer
 
 from stream_guard.gen import GenConfig, generate
 from stream_guard.kafka.io import prepare_topics, send_batches
+from stream_guard.kafka.security import KafkaSecurity
 
 pytestmark = pytest.mark.kafka
 
@@ -157,7 +158,7 @@ def test_latency(kafka_broker, scale, worker_results, tmp_path):
     lines = list(generate(GenConfig(seed=12, shops=scale["latency_shops"], events=scale["latency_events"],
                                     violation_rate=0.15)).lines())
     topics = Topics.fresh("latency")
-    asyncio.run(prepare_topics(bootstrap, {topics.input: (PARTITIONS, 1, {})}))
+    asyncio.run(prepare_topics(bootstrap, {topics.input: (PARTITIONS, 1, {})}, KafkaSecurity()))
     worker = start_worker(bootstrap, topics, tmp_path)
     try:
         wait_for(lambda: _ready(worker.metrics_port), 60, "the worker to be ready", worker)
