@@ -1423,6 +1423,7 @@ cdef class ReplyTracker:
                 break
             row = self._row(shop, d)
             if row is not None:
+                row["final"] = True  # closed by the watermark: no later event can change it
                 rows.append(row)
         if rows:
             key = (shop.plat.name, shop.shop_id)
@@ -1466,7 +1467,7 @@ cdef class ReplyTracker:
         risk = plat.has_penalty and consults >= plat.penalty_min_consults and rate < plat.penalty_max_rate
         return {"platform": plat.name, "shop_id": shop.shop_id, "day": d.iso, "consults": consults,
                 "valid": valid, "rate": rate, "penalty_risk": risk,
-                "penalty_fine_cny": plat.penalty_fine_cny if risk else 0}
+                "penalty_fine_cny": plat.penalty_fine_cny if risk else 0, "final": False}
 
     def shop_days(self):
         """One row per platform, shop and local day: consults, valid, rate, penalty_risk; the

@@ -314,7 +314,7 @@ class ReplyTracker:
     def shop_count(self) -> int:
         return len(self.shops)
 
-    def _rows(self, shop: _Shop, days: set[str]) -> list[dict]:
+    def _rows(self, shop: _Shop, days: set[str], final: bool = False) -> list[dict]:
         profile = self.profiles[shop.platform]
         per_day: dict[str, list[int]] = {}
         for key, unit in shop.units.items():
@@ -330,7 +330,7 @@ class ReplyTracker:
             risk = profile.has_penalty and consults >= profile.penalty_min_consults and rate < profile.penalty_max_rate
             rows.append({"platform": shop.platform, "shop_id": shop.shop_id, "day": day, "consults": consults,
                          "valid": valid, "rate": rate, "penalty_risk": risk,
-                         "penalty_fine_cny": profile.penalty_fine_cny if risk else 0})
+                         "penalty_fine_cny": profile.penalty_fine_cny if risk else 0, "final": final})
         return rows
 
     def _close_old_days(self, shop: _Shop, watermark: int) -> list[Outcome]:
@@ -349,7 +349,7 @@ class ReplyTracker:
             if turn.day < cutoff:
                 out.append(self._close(shop, turn, None))
                 del shop.open_turns[buyer]
-        self._closed.setdefault((shop.platform, shop.shop_id), []).extend(self._rows(shop, old))
+        self._closed.setdefault((shop.platform, shop.shop_id), []).extend(self._rows(shop, old, final=True))
         shop.units = {k: u for k, u in shop.units.items() if k[0] >= cutoff}
         shop.excluded = {d: b for d, b in shop.excluded.items() if d >= cutoff}
         shop.handed_off -= {b for b, x in shop.sessions.items() if x.key[0] < cutoff}

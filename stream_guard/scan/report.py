@@ -60,7 +60,7 @@ def build_report(engine: Engine, tally: Tally, source: Input, elapsed: float, br
     """The report of a scan. Every line read is accounted for: lines = records + blank lines,
     records = events + rejects; `read_error` says where the input broke off, if it did."""
     shops = [{k: row[k] for k in ("platform", "shop_id", "day", "consults", "valid", "rate", "penalty_risk",
-                                  "penalty_fine_cny")}
+                                  "penalty_fine_cny", "final")}
              for row in engine.tracker.shop_days()]
     return {
         "source": source.name,

@@ -196,10 +196,10 @@ def test_only_the_current_and_previous_day_are_kept():
         tracker.observe(e)
     # the two older days are closed: their rows wait to be drained; only two days stay open
     # (the last day's events are still held within the allowed lateness)
-    assert [(r["day"], r["consults"], r["valid"]) for r in tracker.shop_days()] == [
-        ("2026-11-20", 1, 0), ("2026-11-21", 1, 1), ("2026-11-22", 1, 0)]
-    assert [(r["day"], r["consults"], r["valid"]) for r in tracker.drain_closed_rows()] == [
-        ("2026-11-20", 1, 0), ("2026-11-21", 1, 1)]
+    assert [(r["day"], r["consults"], r["valid"], r["final"]) for r in tracker.shop_days()] == [
+        ("2026-11-20", 1, 0, True), ("2026-11-21", 1, 1, True), ("2026-11-22", 1, 0, False)]
+    assert [(r["day"], r["consults"], r["valid"], r["final"]) for r in tracker.drain_closed_rows()] == [
+        ("2026-11-20", 1, 0, True), ("2026-11-21", 1, 1, True)]
     assert tracker.drain_closed_rows() == []
     assert [o.kind for o in tracker.observe(events[-1])] == ["late_event"]
     tracker.finish()
