@@ -37,23 +37,25 @@ def describe(ex: Example) -> str:
 
 
 def check(directory: Path) -> Checked:
-    packs, problems, warnings = load_checked(directory)
-    checked = Checked(problems=list(problems), warnings=warnings)
-    for platform, pack in packs.items():
+    loaded = load_checked(directory)
+    checked = Checked(problems=list(loaded.problems), warnings=loaded.warnings)
+    for platform, pack in loaded.packs.items():
         try:
             ruleset = Ruleset(pack)
         except (TypeError, ValueError) as exc:
             checked.problems.append(f"{platform}.toml:1: -: cannot compile: {exc}")
             continue
         checked.rulesets[platform] = ruleset
+        def at(rule: Rule) -> str:
+            return f"{rule.origin}:{loaded.rule_line(rule)}: {rule.id}"
+
         for rule in pack.rules:
             for phrase in ruleset.allowed_everywhere(rule):
-                checked.problems.append(f"{rule.origin}:{rule.line}: {rule.id}: phrase {phrase!r} can never fire: "
+                checked.problems.append(f"{at(rule)}: phrase {phrase!r} can never fire: "
                                         f"an allowed phrase of the rule normalises to the same text")
         for rule, kind, ex, passed in example_results(ruleset):
             if not passed:
                 verb = "does not fire" if kind == "hit" else "fires"
-                checked.problems.append(f"{rule.origin}:{rule.line}: {rule.id}: on {platform}, {kind} example "
-                                        f"{verb}: {describe(ex)}")
+                checked.problems.append(f"{at(rule)}: on {platform}, {kind} example {verb}: {describe(ex)}")
     checked.problems = list(dict.fromkeys(checked.problems))
     return checked

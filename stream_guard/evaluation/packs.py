@@ -116,7 +116,7 @@ class Rule:
     fine_cny: int
     action: str
     origin: str  # the file the rule was written in
-    line: int = 1  # the line of its id there
+    entry: int = -1  # its index among the [[rules]] tables there
     roles: frozenset[str] = frozenset(DEFAULT_ROLES)
     platforms: tuple[str, ...] = PLATFORMS  # the platforms whose packs keep the rule
     description: str = ""
@@ -159,20 +159,24 @@ class PackError(Exception):
 
 
 class _Problems(list):
-    """Problems as `file:line: rule: message` lines, warnings the same way in `warnings`; `lines`
-    knows where each file read so far writes its keys."""
+    """Problems as `file:line: rule: message` lines, warnings the same way in `warnings`. The
+    texts of the files read are kept, and where each writes its keys is worked out only when a
+    line is wanted: scanning a text costs about a tenth of loading the packs, which need none."""
 
     def __init__(self):
         super().__init__()
-        self.lines: dict[str, KeyLines] = {}
+        self.texts: dict[str, str] = {}
+        self._lines: dict[str, KeyLines] = {}
         self.warnings: list[str] = []
+
+    def key_lines(self, file: str) -> KeyLines | None:
+        if file not in self._lines and file in self.texts:
+            self._lines[file] = KeyLines(self.texts[file])
+        return self._lines.get(file)
 
     def place(self, file: str, rule: str = "-", base: tuple | None = None) -> _Place:
         """Where the problems of one table go: `base` is its key path in the file (found from the
         rule's id when not given)."""
-        lines = self.lines.get(file)
-        if base is None:
-            base = lines.rule_base(rule) if lines is not None else ()
         return _Place(self, file, rule, base)
 
     def add(self, file: str, rule: str, message: str, key: str | tuple = "", line: int | None = None) -> None:
@@ -184,14 +188,15 @@ class _Place:
     problems: _Problems
     file: str
     rule: str
-    base: tuple
+    base: tuple | None
 
     def line(self, key: str | tuple = "") -> int:
-        lines = self.problems.lines.get(self.file)
+        lines = self.problems.key_lines(self.file)
         if lines is None:
             return 1
+        base = lines.rule_base(self.rule) if self.base is None else self.base
         path = tuple(p for p in key.split(".") if p) if isinstance(key, str) else key
-        return lines.line((*self.base, *path))
+        return lines.line((*base, *path))
 
     def add(self, message: str, key: str | tuple = "", line: int | None = None) -> None:
         self.problems.append(f"{self.file}:{line or self.line(key)}: {self.rule}: {message}")
@@ -230,7 +235,7 @@ def _read(path: Path, problems: _Problems) -> dict | None:
     except UnicodeDecodeError as exc:
         problems.add(path.name, "-", f"not UTF-8: byte {exc.start}", line=raw.count(b"\n", 0, exc.start) + 1)
         return None
-    problems.lines[path.name] = KeyLines(text)
+    problems.texts[path.name] = text
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -412,7 +417,8 @@ def _parse_rule(raw: dict, place: _Place, lexicons: Lexicons) -> Rule:
     return Rule(
         id=rid, category=field_("category"), severity=field_("severity"), source=field_("source") or "",
         points=value_of(penalty, PENALTY, "points"), fine_cny=value_of(penalty, PENALTY, "fine_cny"),
-        action=penalty.get("action", "log"), origin=place.file, line=place.line("id"),
+        action=penalty.get("action", "log"), origin=place.file,
+        entry=place.base[1] if place.base is not None and place.base[:1] == ("rules",) else -1,
         roles=frozenset(field_("roles")), platforms=tuple(field_("platforms")),
         description=field_("description"),
         any=phrases, unless=_phrases(field_("unless"), lexicons, place, "unless"),
@@ -446,7 +452,7 @@ def _apply_override(rule: Rule, raw: dict, file: str, problems: _Problems, lexic
         return rule
     # the rule as written, with the override's keys over it: lexicons and folds expand once
     merged = _parse_rule({**rule.written, **raw}, problems.place(file, rule.id), lexicons)
-    return replace(merged, origin=rule.origin, line=rule.line)
+    return replace(merged, origin=rule.origin, entry=rule.entry)
 
 
 def load_pack(directory: Path, platform: str) -> Pack:
@@ -460,11 +466,24 @@ def load_pack(directory: Path, platform: str) -> Pack:
 
 def load_all(directory: Path) -> tuple[dict[str, Pack], list[str]]:
     """Every platform pack in a directory, and all problems (each reported once)."""
-    packs, problems, _ = load_checked(directory)
-    return packs, problems
+    loaded = load_checked(directory)
+    return loaded.packs, loaded.problems
 
 
-def load_checked(directory: Path) -> tuple[dict[str, Pack], list[str], list[str]]:
+@dataclass
+class Loaded:
+    """What `load_checked` found: the packs, the problems and the warnings."""
+    packs: dict[str, Pack]
+    problems: list[str]
+    warnings: list[str]
+    _found: _Problems = field(repr=False)
+
+    def rule_line(self, rule: Rule) -> int:
+        """The line of a rule's id in its file, for a problem found after loading."""
+        return self._found.place(rule.origin, rule.id, ("rules", rule.entry)).line("id")
+
+
+def load_checked(directory: Path) -> Loaded:
     """`load_all` with the warnings too: what the packs say that is probably not what they mean
     (a phrase that reads as a regular expression), which does not stop them loading."""
     problems = _Problems()
@@ -472,7 +491,7 @@ def load_checked(directory: Path) -> tuple[dict[str, Pack], list[str], list[str]
     packs = {}
     directory = Path(directory)
     if not directory.is_dir():
-        return {}, [f"{directory}:1: -: not a directory of rule packs"], []
+        return Loaded({}, [f"{directory}:1: -: not a directory of rule packs"], [], problems)
     for platform in PLATFORMS:
         if not (directory / f"{platform}.toml").exists():
             problems.add(f"{platform}.toml", "-", "missing: every platform needs a pack")
@@ -486,7 +505,7 @@ def load_checked(directory: Path) -> tuple[dict[str, Pack], list[str], list[str]
                 got = _included_file(path.name, data, problems)
                 lexicons = _lexicons(got, problems.place(path.name, "lexicons"), {})
                 _rules_of(path.name, got.get("rules", []), problems, lexicons)
-    return packs, list(dict.fromkeys(problems)), list(dict.fromkeys(problems.warnings))
+    return Loaded(packs, list(dict.fromkeys(problems)), list(dict.fromkeys(problems.warnings)), problems)
 
 
 def _included_file(file: str, data: dict, problems: _Problems) -> dict:
@@ -583,7 +602,8 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
-            problems.add(rule.origin, rule.id, f"duplicate rule id (also in {seen[rule.id]})", line=rule.line)
+            problems.place(rule.origin, rule.id, ("rules", rule.entry)).add(
+                f"duplicate rule id (also in {seen[rule.id]})", "id")
         seen[rule.id] = rule.origin
     digest = hashlib.sha256()
     for f in sorted(files):

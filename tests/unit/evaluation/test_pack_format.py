@@ -140,13 +140,14 @@ def test_a_phrase_that_reads_as_a_regular_expression_is_a_warning_with_a_hint(tm
 
 
 def test_the_bundled_packs_have_no_warnings():
-    _, problems, warnings = load_checked(BUNDLED)
+    loaded = load_checked(BUNDLED)
+    problems, warnings = loaded.problems, loaded.warnings
     assert (problems, warnings) == ([], [])
 
 
 @pytest.mark.parametrize("phrase", ['"\\u200b"', '"\\u0301\\u0301"', '"\\ufe0f"', '" \\u200d "'])
 def test_a_phrase_of_nothing_visible_is_a_problem(tmp_path, phrase):
-    _, problems, _ = load_checked(packs_with(tmp_path, phrase))
+    problems = load_checked(packs_with(tmp_path, phrase)).problems
     assert len(problems) == 1 and "is only invisible characters (U+" in problems[0], problems
 
 
@@ -155,11 +156,12 @@ def test_a_byte_order_mark_is_read_and_a_bad_byte_names_its_line(tmp_path):
     shutil.copytree(BUNDLED, rules)
     raw = (BUNDLED / "speech.toml").read_bytes()
     (rules / "speech.toml").write_bytes(b"\xef\xbb\xbf" + raw)
-    packs, problems, _ = load_checked(rules)
+    loaded = load_checked(rules)
+    packs, problems = loaded.packs, loaded.problems
     assert problems == [] and len(packs) == 5
     third_line = raw.index(b"\n", raw.index(b"\n") + 1) + 1
     (rules / "speech.toml").write_bytes(raw[:third_line] + b"\xff" + raw[third_line:])
-    _, problems, _ = load_checked(rules)
+    problems = load_checked(rules).problems
     assert f"speech.toml:3: -: not UTF-8: byte {third_line}" in problems
 
 
@@ -169,5 +171,5 @@ def test_a_value_of_the_wrong_type_is_named_with_the_type_it_should_be(tmp_path)
     text = (rules / "jd.toml").read_text(encoding="utf-8")
     (rules / "jd.toml").write_text(text.replace("threshold_s = 30", "threshold_s = \"30\""), encoding="utf-8")
     line = text.splitlines().index("threshold_s = 30") + 1
-    _, problems, _ = load_checked(rules)
+    problems = load_checked(rules).problems
     assert problems == [f"jd.toml:{line}: reply: threshold_s must be an integer >= 1, not '30'"]
