@@ -186,7 +186,11 @@ class Table:
     keys: tuple[Key, ...]
 
     def key(self, name: str) -> Key:
-        return next(k for k in self.keys if k.name == name)
+        return key_named(self.keys, name)
+
+
+def key_named(keys: tuple[Key, ...], name: str) -> Key:
+    return next(k for k in keys if k.name == name)
 
 
 PENALTY = (
@@ -368,7 +372,7 @@ def value_of(got: dict, keys: tuple[Key, ...], name: str):
     """A conformed table's value of a key, or the key's default (None for a required key)."""
     if name in got:
         return got[name]
-    key = next(k for k in keys if k.name == name)
+    key = key_named(keys, name)
     return None if key.required else key.default
 
 

@@ -168,6 +168,9 @@ class _Problems(list):
         self.texts: dict[str, str] = {}
         self._lines: dict[str, KeyLines] = {}
         self.warnings: list[str] = []
+        # phrases `_check_phrase` found nothing in: each platform's pack reads the files it
+        # includes again, and most phrases are in all five
+        self.plain_phrases: set[str] = set()
 
     def key_lines(self, file: str) -> KeyLines | None:
         if file not in self._lines and file in self.texts:
@@ -255,24 +258,30 @@ REGEX_HINTS = (
     (re.compile(r"^\^|(?<!\\)\$$"), "phrases match anywhere; a whole short message is the short_filler detector's"),
 )
 LOWER_CASE_REF = re.compile(r"\{[a-z_][A-Za-z0-9_]*\}")
+SYNTAX = frozenset(".\\[]|{}^$")  # a phrase with none of these matches no hint above
 INVISIBLE = {"Cf", "Mn", "Me", "Cc", "Zs", "Zl", "Zp"}
 
 
 def _check_phrase(phrase: str, place: _Place, key: str) -> None:
     """A phrase of nothing visible is a problem; one that reads as a regular expression or a
     lower-case lexicon reference is matched as written, with a warning."""
+    if phrase in place.problems.plain_phrases:
+        return
     if all(unicodedata.category(ch) in INVISIBLE for ch in phrase):
         points = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(phrase) if not ch.isspace())
         place.add(f"{key}: phrase {phrase!r} is only invisible characters ({points}): it can never "
-                                 f"match what a person reads, and the matcher skips them inside words", key)
+                  f"match what a person reads, and the matcher skips them inside words", key)
         return
-    hints = [hint for pattern, hint in REGEX_HINTS if pattern.search(phrase)]
+    hints = [hint for pattern, hint in REGEX_HINTS if pattern.search(phrase)] if not SYNTAX.isdisjoint(phrase) else []
+    refs = LOWER_CASE_REF.findall(phrase)
     if hints:
         place.warn(f"{key}: phrase {phrase!r} looks like a regular expression; phrases are literal "
-                                  f"text: " + "; ".join(hints), key)
-    for ref in LOWER_CASE_REF.findall(phrase):
+                   f"text: " + "; ".join(hints), key)
+    for ref in refs:
         place.warn(f"{key}: phrase {phrase!r} has {ref}, which is matched as written: lexicon "
-                                  f"names are upper case (A-Z, 0-9, _)", key)
+                   f"names are upper case (A-Z, 0-9, _)", key)
+    if not hints and not refs:
+        place.problems.plain_phrases.add(phrase)
 
 
 def _strings(value, place: _Place, key: str) -> tuple[str, ...]:
