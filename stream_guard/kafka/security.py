@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,8 @@ class KafkaSecurity:
                              "set --security-protocol SSL (or SASL_SSL)")
         if self.keyfile is not None and self.certfile is None:
             raise ValueError("--ssl-keyfile needs --ssl-certfile (the certificate the key belongs to)")
-        self.ssl_context()  # unreadable or mismatched files are found at start, not at first connection
+        # unreadable or mismatched files are found at start, not at the first connection
+        self.ssl_context  # noqa: B018
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> KafkaSecurity:
@@ -58,7 +60,9 @@ class KafkaSecurity:
             check_hostname=values["ssl_check_hostname"],
         )
 
+    @cached_property
     def ssl_context(self) -> ssl.SSLContext | None:
+        """One context for every client of the process (they may share it)."""
         if self.protocol not in TLS:
             return None
         try:
@@ -78,7 +82,7 @@ class KafkaSecurity:
     def client_arguments(self) -> dict[str, Any]:
         """The keyword arguments of aiokafka's clients (producer, consumer, admin)."""
         arguments: dict[str, Any] = {"security_protocol": self.protocol}
-        context = self.ssl_context()
+        context = self.ssl_context
         if context is not None:
             arguments["ssl_context"] = context
         if self.protocol in SASL:
@@ -92,9 +96,9 @@ class KafkaSecurity:
 
         if self.protocol in SASL:
             return faust.SASLCredentials(username=self.username, password=self.password,
-                                         ssl_context=self.ssl_context(), mechanism=self.mechanism)
+                                         ssl_context=self.ssl_context, mechanism=self.mechanism)
         if self.protocol == "SSL":
-            return faust.SSLCredentials(self.ssl_context())
+            return faust.SSLCredentials(self.ssl_context)
         return None
 
 

@@ -11,6 +11,7 @@ import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 from stream_guard.config import settings
@@ -62,7 +63,7 @@ class WorkerConfig:
     def output_topics(self) -> tuple[str, str, str]:
         return self.violations_topic, self.dead_letter_topic, self.reply_metrics_topic
 
-    @property
+    @cached_property
     def security(self) -> KafkaSecurity:
         return KafkaSecurity.from_settings(vars(self))
 

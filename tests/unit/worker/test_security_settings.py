@@ -74,7 +74,7 @@ def test_each_protocol_gives_the_client_what_it_needs(ca_file):
     assert KafkaSecurity().client_arguments() == {"security_protocol": "PLAINTEXT"}
     tls = KafkaSecurity(protocol="SSL", cafile=ca_file).client_arguments()
     assert tls["security_protocol"] == "SSL" and tls["ssl_context"].check_hostname
-    loose = KafkaSecurity(protocol="SSL", cafile=ca_file, check_hostname=False).ssl_context()
+    loose = KafkaSecurity(protocol="SSL", cafile=ca_file, check_hostname=False).ssl_context
     assert loose is not None and not loose.check_hostname
     sasl = KafkaSecurity(protocol="SASL_SSL", mechanism="SCRAM-SHA-256", username="u", password="p", cafile=ca_file)
     assert {k: v for k, v in sasl.client_arguments().items() if k != "ssl_context"} == {
