@@ -10,6 +10,7 @@ from stream_guard.cli import match as match_cli
 from stream_guard.cli import rules as rules_cli
 from stream_guard.cli import scan as scan_cli
 from stream_guard.cli import worker as worker_cli
+from stream_guard.config import settings
 from stream_guard.scan.files import ScanError
 
 
@@ -25,17 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# a secret given as a flag would be echoed by argparse's "unrecognized arguments"
-SECRET_FLAGS = ("--sasl-password",)
-
-
 def main(argv: list[str] | None = None) -> int:
-    given = sys.argv[1:] if argv is None else argv
-    for flag in SECRET_FLAGS:
-        if any(arg == flag or arg.startswith(flag + "=") for arg in given):
-            print(f"stream-guard: {flag} is not a flag, so that the password is never on a command line: set "
-                  f"STREAM_GUARD_SASL_PASSWORD or --sasl-password-file", file=sys.stderr)
-            return 2
+    refused = settings.secret_given_as_flag(sys.argv[1:] if argv is None else argv)
+    if refused:
+        print(f"stream-guard: {refused}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

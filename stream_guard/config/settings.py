@@ -66,8 +66,11 @@ class Setting:
     @property
     def flag(self) -> str:
         """The flag; "-" for a setting only the environment gives."""
-        if self.env_only:
-            return "-"
+        return "-" if self.env_only else self.spelled_flag
+
+    @property
+    def spelled_flag(self) -> str:
+        """The flag as it would be spelled: what a secret's refusal names."""
         return self.flag_name or "--" + self.name.replace("_", "-")
 
     @property
@@ -164,6 +167,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ssl_check_hostname", flag, "with SSL or SASL_SSL: the broker's certificate must name its host",
             kafka_clients(True)),
 )
+
+
+def secret_given_as_flag(argv: list[str]) -> str | None:
+    """Why a command line is refused before argparse reads it (whose "unrecognized arguments"
+    would echo the value): a setting only the environment gives, passed as a flag."""
+    for s in SETTINGS:
+        flag = s.spelled_flag
+        if s.env_only and any(arg == flag or arg.startswith(flag + "=") for arg in argv):
+            return f"{flag} is not a flag, so that the secret is never on a command line: set {s.env}" + (
+                f" or {s.spelled_flag}-file" if any(o.name == s.name + "_file" for o in SETTINGS) else "")
+    return None
 
 
 def settings_of(command: Command) -> tuple[Setting, ...]:
