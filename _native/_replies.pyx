@@ -1221,6 +1221,61 @@ cdef class ReplyTracker:
             self._after_watermark(shop, watermark, out)
         return 0
 
+    def advance_shops(self, shops, ts):
+        """Event time has reached `ts` for these shops ((platform, shop_id) pairs; the shops of
+        one input partition, whose time it is: see stream_guard/worker/partition_time.py).
+
+        Each shop held here that is behind `ts`, and whose state the watermark `ts` less the
+        allowed lateness would change (a held event it passes, an open turn's deadline, a local
+        day that turns), moves to it as though an event at `ts` had come that changes nothing
+        else: held events are applied, overdue turns decided, old days closed, and later events
+        older than that watermark are late. A shop with nothing due is left as it is, so that
+        the caller has nothing of it to write. Returns (outcomes, the pairs advanced)."""
+        cdef int64_t t = _event_time(ts)
+        cdef int64_t watermark = t - self.lateness
+        cdef _Platform plat
+        cdef _Shop shop
+        cdef list out = [], advanced = []
+        for key in shops:
+            platform, shop_id = key
+            plat = self._platforms.get(platform)
+            if plat is None:
+                continue
+            shop = plat.shops.get(shop_id)
+            if shop is None or not shop.has_max or t <= shop.max_ts or not self._due(shop, watermark):
+                continue
+            shop.max_ts = t
+            self._advance(shop, True, watermark, out)
+            advanced.append(key)
+        return out, advanced
+
+    cdef bint _due(self, _Shop shop, int64_t watermark) except -1:
+        """Whether the watermark would change the shop: it passes a held event, the deadline of
+        an open turn not yet overdue, or the end of the local day of the last day-closing check."""
+        cdef int32_t day, second
+        cdef _Turn turn
+        if shop.passed(watermark):
+            return True
+        while shop.first_deadline < watermark:
+            turn = <_Turn>shop.deadlines[0].turn
+            if not turn.closed and not turn.overdue:
+                return True
+            shop.pop_deadline()  # a closed or decided turn's entry: nothing comes of it
+        if watermark < shop.watermark_day_end:
+            return False
+        shop.plat.clock.at(watermark, &day, &second)
+        if shop.has_watermark_day and day == shop.watermark_day:
+            shop.watermark_day_end = shop.plat.clock.day_end(watermark)  # a bound, not state
+            return False
+        return True
+
+    def shop_time(self, platform, shop_id):
+        """The latest event time the shop has reached (its own events' or, through
+        `advance_shops`, its partition's), or None for a shop not held or without one."""
+        cdef _Platform plat = self._platforms.get(platform)
+        cdef _Shop shop = plat.shops.get(shop_id) if plat is not None else None
+        return shop.max_ts if shop is not None and shop.has_max else None
+
     cdef int _apply_released(self, _Shop shop, Held* item, list out) except -1:
         """Apply a held event the watermark passed, taking over the references it holds."""
         event_id = <object>item.event_id

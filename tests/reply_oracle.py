@@ -175,6 +175,33 @@ class ReplyTracker:
             out += self._close_old_days(shop, watermark)
         return out
 
+    def advance_shops(self, shops, ts: int) -> tuple[list[Outcome], list[tuple[str, str]]]:
+        """Event time has reached `ts` for these shops (their partition's): each shop behind it
+        whose state the watermark would change moves to it, as though an event at `ts` had come
+        that changes nothing else. The outcomes and the shops moved."""
+        out: list[Outcome] = []
+        advanced = []
+        watermark = ts - self.lateness
+        for key in shops:
+            shop = self.shops.get(tuple(key))
+            if shop is None or shop.max_ts is None or ts <= shop.max_ts or not self._due(shop, watermark):
+                continue
+            shop.max_ts = ts
+            out += self._advance(shop, watermark)
+            advanced.append(key)
+        return out, advanced
+
+    def _due(self, shop: _Shop, watermark: int) -> bool:
+        threshold = self.profiles[shop.platform].threshold_s * 1000
+        return bool(
+            (shop.pending and shop.pending[0][0] < watermark)
+            or any(not t.overdue and t.opened_ts + threshold < watermark for t in shop.open_turns.values())
+            or self._clocks[shop.platform].at(watermark)[0] != shop.watermark_day)
+
+    def shop_time(self, platform: str, shop_id: str) -> int | None:
+        shop = self.shops.get((platform, shop_id))
+        return None if shop is None else shop.max_ts
+
     def _mark_overdue(self, shop: _Shop, now: int, threshold: int) -> list[Outcome]:
         out = []
         while shop.deadlines and shop.deadlines[0][0] < now:

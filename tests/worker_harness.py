@@ -22,6 +22,7 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 
 from stream_guard.gen import GenConfig, generate
 from stream_guard.kafka.io import prepare_topics, produce_records
@@ -30,6 +31,7 @@ from stream_guard.kafka.security import KafkaSecurity
 PLAINTEXT = KafkaSecurity()
 
 DAY_MS = 86_400_000
+INPUT_PARTITIONS = 4
 
 
 def free_port() -> int:
@@ -38,27 +40,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PLATFORMS = ("taobao", "tmall", "pinduoduo", "jd", "douyin")
+
+
+def generated_day(seed: int, shops: int, events: int) -> list[bytes]:
+    return list(generate(GenConfig(seed=seed, shops=shops, events=events)).lines())
+
+
 def day_with_closing_events(seed: int, shops: int, events: int) -> list[bytes]:
     """A generated day's lines, then one system event per shop two days on: it moves each shop's
     watermark past the day, so the day is closed and decided in the worker as in scan."""
-    lines = list(generate(GenConfig(seed=seed, shops=shops, events=events)).lines())
-    last_ts, shop_platform = 0, {}
+    lines = generated_day(seed, shops, events)
+    return lines + closing_events(lines, [shop for shop, _ in shops_of(lines)])
+
+
+def day_closed_by_partition_time(seed: int, shops: int, events: int,
+                                 partitions: int = INPUT_PARTITIONS) -> list[bytes]:
+    """A generated day's lines, then one system event two days on for one shop of each input
+    partition: the partition's time closes the day of every shop in it."""
+    lines = generated_day(seed, shops, events)
+    first_of: dict[int, str] = {}
+    for shop_id, _ in shops_of(lines):
+        first_of.setdefault(partition_of(shop_id, partitions), shop_id)
+    return lines + closing_events(lines, list(first_of.values()))
+
+
+def partition_of(shop_id: str, partitions: int) -> int:
+    """The input partition a shop's events go to (the producer's default partitioner)."""
+    return (murmur2(shop_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def shops_of(lines: list[bytes]) -> list[tuple[str, str]]:
+    """(shop_id, platform) of the lines' events on tracked platforms, sorted."""
+    shop_platform: dict[str, str] = {}
+    for event in _events(lines):
+        if event.get("platform") in PLATFORMS:
+            shop_platform.setdefault(event["shop_id"], event["platform"])
+    return sorted(shop_platform.items())
+
+
+def closing_events(lines: list[bytes], shops: list[str]) -> list[bytes]:
+    """A system event for each of `shops`, two days after the lines' last event."""
+    closing_ts = max(event["ts"] for event in _events(lines)) + 2 * DAY_MS
+    platform_of = dict(shops_of(lines))
+    return [orjson.dumps({"event_id": f"closing-{shop_id}", "platform": platform_of[shop_id], "shop_id": shop_id,
+                          "conversation_id": "closing", "buyer_id": "closing", "sender": "system", "text": "",
+                          "ts": closing_ts})
+            for shop_id in shops]
+
+
+def _events(lines: list[bytes]):
+    """The lines that are events with a time and a shop (the generated day has bad records too)."""
     for line in lines:
         try:
             event = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
         if type(event) is dict and type(event.get("ts")) is int and type(event.get("shop_id")) is str:
-            last_ts = max(last_ts, event["ts"])
-            shop_platform.setdefault(event["shop_id"], event.get("platform"))
-    closing_ts = last_ts + 2 * DAY_MS
-    for shop_id, platform in sorted(shop_platform.items()):
-        if platform in ("taobao", "tmall", "pinduoduo", "jd", "douyin"):
-            lines.append(orjson.dumps({
-                "event_id": f"closing-{shop_id}", "platform": platform, "shop_id": shop_id,
-                "conversation_id": "closing", "buyer_id": "closing", "sender": "system", "text": "",
-                "ts": closing_ts}))
-    return lines
+            yield event
 
 
 @dataclass
@@ -89,8 +128,6 @@ class Topics:
     def fresh(cls, label: str) -> Topics:
         return cls(f"{label}-{uuid.uuid4().hex[:8]}")
 
-
-INPUT_PARTITIONS = 4
 
 
 def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int = INPUT_PARTITIONS,
@@ -161,7 +198,11 @@ def start_worker(bootstrap: str, topics: Topics, workdir: Path, *extra: str) -> 
             "--input-topic", topics.input, "--violations-topic", topics.violations,
             "--dead-letter-topic", topics.dead_letters, "--reply-metrics-topic", topics.reply_metrics,
             "--group-id", topics.group, "--metrics-port", str(port), "--metrics-addr", "127.0.0.1",
-            "--state-dir", str(workdir / f"state-{port}"), *extra]
+            "--state-dir", str(workdir / f"state-{port}"),
+            # the generated days lie in the past and some tests produce them in pieces: a quiet
+            # partition's time must not jump to the wall clock between two pieces, unless a test
+            # asks for it (a later flag wins)
+            "--partition-idle-after", "0", *extra]
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_GUARD_")}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
@@ -280,6 +321,15 @@ def observe(bootstrap: str, topics: Topics, rows_of_day: set[bytes]) -> Observed
         if record.key in rows_of_day:
             observed.rows[record.key] = orjson.loads(record.value)
     return observed
+
+
+def final_rows(bootstrap: str, topics: Topics, keys: set[bytes]) -> bool:
+    """Whether the latest reply row of every key is final."""
+    latest = {}
+    for record in read_topic(bootstrap, topics.reply_metrics):
+        if record.key in keys:
+            latest[record.key] = orjson.loads(record.value)
+    return latest.keys() == keys and all(row["final"] for row in latest.values())
 
 
 def assert_same_as_scan(observed: Observed, expected: Expected) -> None:

@@ -126,6 +126,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics_addr", str, "address for the metrics port", {"scan": "127.0.0.1", "worker": "0.0.0.0"}),
     Setting("allowed_lateness", non_negative, "seconds an event may arrive after later ones and still count",
             both(60.0), metavar="SECONDS"),
+    Setting("partition_idle_after", non_negative,
+            "seconds a caught-up input partition may carry no record before its shops' event time follows "
+            "the wall clock, that far behind (0: event time only)", worker(30.0), metavar="SECONDS"),
     Setting("batch_size", positive_int, "most records judged per engine batch (the worker: fetched per batch)",
             {"scan": 2000, "worker": 10_000}),
     Setting("max_text_bytes", positive_int, "longest message text accepted, UTF-8 bytes",

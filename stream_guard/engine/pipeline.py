@@ -171,6 +171,16 @@ class Engine:
         events, _ = decode_batch([values[j] for j in again], self.limits, now_ms, self.platforms)
         return events, sorted(rejects + wrong)
 
+    def advance_shops(self, shops: Sequence[tuple[str, str]], ts: int) -> list[tuple[str, str]]:
+        """Move these shops (one partition's) to event time `ts`, the partition's: what their
+        own next event would decide at that time is decided now (`ReplyTracker.advance_shops`).
+        The shops whose state changed."""
+        outcomes, advanced = self.tracker.advance_shops(shops, ts)
+        if self.metrics is not None and advanced:
+            self.metrics.record_batch(0, 0, (), (), (), outcomes, 0.0)
+            self._shop_figures_stale = True
+        return advanced
+
     def finish(self) -> list[Outcome]:
         """The input is over (end of a file): apply every held event and decide every open turn."""
         outcomes = self.tracker.finish()

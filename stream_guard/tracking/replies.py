@@ -25,7 +25,9 @@ and the day before only. Older days are final: their open turns end `missed` and
 in the tracker until `drain_closed_rows()` hands them over (`shop_days()` lists them until then,
 with the open days). `current_rows()` gives each shop's latest day for dashboards;
 `snapshot_shop()` / `restore_shop()` carry one shop's state across a restart (a changelog per
-shop); the `late_events` count stays process-local.
+shop); the `late_events` count stays process-local. `advance_shops()` moves shops to a time they
+have reached without an event of their own (the worker gives each partition's shops the
+partition's time: stream_guard/worker/partition_time.py).
 
 The tracker is native (`_native/_replies.pyx`: about half a microsecond per event while its state
 is in cache, bound by memory latency beyond that; `benchmarks/test_replies_throughput.py`);

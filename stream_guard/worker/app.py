@@ -51,6 +51,7 @@ from stream_guard.observe.metrics import Health, Metrics
 from stream_guard.worker.config import WorkerConfig
 from stream_guard.worker.consumer import BatchConsumer
 from stream_guard.worker.outputs import Outbox, dead_letter_record, reply_row_record, violation_record
+from stream_guard.worker.partition_time import PartitionTimes
 from stream_guard.worker.state import ReplyState
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class Worker:
         self._rules_seen = rules_fingerprint(config.rules_dir)
         self._lag_at = 0.0
         self._positions: dict = {}  # TP -> next offset to process
+        self._lag: dict = {}  # TP -> records behind the partition's end, as last seen
+        self.partition_times = PartitionTimes(config.partition_idle_after)
 
     # ---- the Faust app ---------------------------------------------------------------------------
 
@@ -186,6 +189,9 @@ class Worker:
             result = self.engine.process_batch([r.value for r in records], keys=[r.key for r in records],
                                                replayed=self.state.replayed(partition, offsets))
             self.state.tracked(partition, result.shops, offsets[-1] + 1)
+            decoded = result.decoded
+            self.partition_times.carried(partition, max(decoded.ts) if decoded is not None and decoded.ts else None,
+                                         time.monotonic())
             for violation in result.violations:
                 outbox.add(topic, partition, violation_record(violation))
             for index, reject in result.rejects:
@@ -207,6 +213,7 @@ class Worker:
     def _ensure_restored(self, partition: int) -> None:
         if not self.state.is_restored(partition):
             self.metrics.state_restored_shops.inc(self.state.restore(partition))
+            self.partition_times.reached(partition, self.state.latest_time(partition))
 
     def _mark_acknowledged(self, _future=None) -> None:
         """Mark input offsets of acknowledged batches, strictly in batch order."""
@@ -241,9 +248,11 @@ class Worker:
         for (platform, shop_id), partition in self.state.dirty_shops().items():
             for row in tracker.shop_rows(platform, shop_id):
                 rows.add(rows_topic, partition, reply_row_record(row))
+        # the state these rows come from, taken at once: a batch or a move of partition time
+        # while the rows are sent changes shops whose rows this commit has not written
+        changes = self.state.take_changes()
         if len(rows):
             await asyncio.gather(*await self._send(rows.records))
-        changes = self.state.take_changes()
         if changes:  # the changelog is co-partitioned with the input: same partition numbers
             changelog: dict[tuple[str, int], list] = {
                 (self.changelog_topic, partition): [(key, value, []) for key, value in records]
@@ -259,6 +268,8 @@ class Worker:
     # Faust's signal receivers, called as (sender, partitions, signal=...)
     async def _on_assigned(self, sender: Any = None, assigned: Any = None, /, *args: Any, **kwargs: Any) -> None:
         self._assigned = {tp for tp in assigned or () if tp.topic == self.config.input_topic}
+        for tp in self._assigned:
+            self.partition_times.assigned(tp.partition, time.monotonic())
         self.metrics.assigned_partitions.set(len(self._assigned))
         log("partitions_assigned", partitions=sorted(tp.partition for tp in self._assigned))
 
@@ -268,6 +279,8 @@ class Worker:
         self.state.forget(tp.partition for tp in ours)
         for tp in ours:
             self._positions.pop(tp, None)
+            self._lag.pop(tp, None)
+            self.partition_times.revoked(tp.partition)
             try:
                 self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
             except KeyError:
@@ -281,7 +294,11 @@ class Worker:
         for tp, next_offset in positions.items():
             end = consumer.highwater(tp)
             if end is not None:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(end - next_offset, 0))
+                self._set_lag(tp, end - next_offset)
+
+    def _set_lag(self, tp, behind: int) -> None:
+        self._lag[tp] = max(behind, 0)
+        self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(self._lag[tp])
 
     async def _heartbeat(self) -> None:
         self.health.beat()
@@ -292,11 +309,22 @@ class Worker:
         for tp in self._assigned:  # partitions with nothing to read yet still show their shops
             self._ensure_restored(tp.partition)
         self.health.set_ready(True, f"serving {len(self._assigned)} partition(s)")
+        self._advance_partitions()
         self.engine.refresh_shop_figures()
         if time.monotonic() - self._lag_at >= LAG_EVERY_S:  # idle partitions' ends move too
             self._lag_at = time.monotonic()
             self._update_lag({tp: self._positions[tp] for tp in self._assigned if tp in self._positions})
             await self._lag_of_unread()
+
+    def _advance_partitions(self) -> None:
+        """Move each partition's shops to the partition's time (stream_guard/worker/partition_time.py):
+        a quiet shop's waiting buyers and old days are decided without an event of its own."""
+        now, wall_ms = time.monotonic(), time.time_ns() // 1_000_000
+        for tp in self._assigned:
+            partition = tp.partition
+            ts = self.partition_times.time(partition, now, wall_ms, caught_up=self._lag.get(tp) == 0)
+            if ts is not None:
+                self.state.advanced(partition, self.engine.advance_shops(self.state.shops_in(partition), ts))
 
     async def _lag_of_unread(self) -> None:
         """A lag for every assigned partition, those no record has come from since the assignment
@@ -308,7 +336,7 @@ class Worker:
                 continue
             end = self.app.consumer.highwater(tp)
             if position is not None and end is not None:
-                self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))
+                self._set_lag(tp, end - position)
         if self._reload_wanted and not self._reloading:
             await self._reload("sighup")
 

@@ -37,6 +37,7 @@ class WorkerConfig:
     metrics_port: int
     metrics_addr: str
     allowed_lateness: float
+    partition_idle_after: float
     batch_size: int
     commit_interval: float
     session_timeout: float

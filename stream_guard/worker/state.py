@@ -41,6 +41,7 @@ class ReplyState:
         # the memory store drops the keys of partitions it no longer serves by this map
         self._key_partition = key_partition
         self.partition_of: dict[tuple[str, str], int] = {}  # shops in the tracker
+        self._shops_of: dict[int, set[tuple[str, str]]] = {}  # the same, by partition
         self.tracked_to: dict[int, int] = {}  # partition -> offset the tracker has seen up to
         self._restored: set[int] = set()
         self._dirty: dict[tuple[str, str], int] = {}
@@ -64,7 +65,7 @@ class ReplyState:
             if platform not in self.tracker.profiles:
                 continue  # a platform this worker no longer serves: its state stays in the table
             self.tracker.restore_shop(value)
-            self.partition_of[platform, shop_id] = partition
+            self._place((platform, shop_id), partition)
             restored += 1
         self._restored.add(partition)
         return restored
@@ -72,12 +73,11 @@ class ReplyState:
     def forget(self, partitions) -> None:
         """Another worker owns these partitions now: drop their shops here (the table keeps them)."""
         partitions = set(partitions)
-        for shop, partition in list(self.partition_of.items()):
-            if partition in partitions:
+        for partition in partitions:
+            for shop in self._shops_of.pop(partition, ()):
                 self.tracker.forget_shop(*shop)
                 del self.partition_of[shop]
                 self._dirty.pop(shop, None)
-        for partition in partitions:
             self._restored.discard(partition)
             self.tracked_to.pop(partition, None)
             self._dirty_partitions.discard(partition)
@@ -91,11 +91,32 @@ class ReplyState:
 
     def tracked(self, partition: int, shops, next_offset: int) -> None:
         """The tracker has seen the partition's records before `next_offset`, changing `shops`."""
-        for shop in shops:
-            self.partition_of[shop] = partition
-            self._dirty[shop] = partition
+        self.advanced(partition, shops)
         self.tracked_to[partition] = max(next_offset, self.tracked_to.get(partition, 0))
         self._dirty_partitions.add(partition)
+
+    def advanced(self, partition: int, shops) -> None:
+        """`shops` of the partition changed (by its records, or by its time)."""
+        for shop in shops:
+            self._place(shop, partition)
+            self._dirty[shop] = partition
+
+    def _place(self, shop: tuple[str, str], partition: int) -> None:
+        placed = self.partition_of.get(shop)
+        if placed != partition:
+            if placed is not None:
+                self._shops_of[placed].discard(shop)
+            self.partition_of[shop] = partition
+            self._shops_of.setdefault(partition, set()).add(shop)
+
+    def shops_in(self, partition: int) -> list[tuple[str, str]]:
+        """The partition's shops in the tracker."""
+        return list(self._shops_of.get(partition, ()))
+
+    def latest_time(self, partition: int) -> int | None:
+        """The latest event time any of the partition's shops has reached, or None."""
+        times = [t for t in (self.tracker.shop_time(*shop) for shop in self.shops_in(partition)) if t is not None]
+        return max(times, default=None)
 
     def dirty_shops(self) -> dict[tuple[str, str], int]:
         return dict(self._dirty)

@@ -10,7 +10,10 @@ from worker_harness import (
     Topics,
     assert_same_as_scan,
     committed_lag,
+    day_closed_by_partition_time,
     day_with_closing_events,
+    final_rows,
+    generated_day,
     kill_started_workers,
     observe,
     produce,
@@ -62,6 +65,35 @@ def test_worker_gives_what_scan_gives_and_stops_cleanly(kafka_broker, day, tmp_p
     observed = observe(kafka_broker.bootstrap, topics, set(expected.rows))
     assert_same_as_scan(observed, expected)
     assert observed.violation_records == len(expected.violations)  # no crash: no duplicate
+
+
+def without_final(rows: dict[bytes, dict]) -> dict[bytes, dict]:
+    return {key: {k: v for k, v in row.items() if k != "final"} for key, row in rows.items()}
+
+
+@pytest.mark.parametrize("closed_by", ["partition_time", "idle_partitions"])
+def test_quiet_shops_close_their_day_without_an_event_of_their_own(kafka_broker, tmp_path, closed_by):
+    """No shop writes again after its day. `partition_time`: one shop of each partition writes
+    two days later, and the partition's time closes every shop's day in it; `idle_partitions`:
+    nobody writes again, and once the partitions have been quiet and caught up for the idle delay,
+    their time follows the wall clock. Either way every reply row ends final, with scan's figures."""
+    if closed_by == "partition_time":
+        lines, idle_after = day_closed_by_partition_time(seed=23, shops=12, events=6000), "0"
+    else:
+        lines, idle_after = generated_day(seed=23, shops=12, events=6000), "2"
+    expected = scan_expected(lines, tmp_path)
+    topics = Topics.fresh(closed_by.replace("_", "-"))
+    produce(kafka_broker.bootstrap, topics.input, lines)
+    worker = start_worker(kafka_broker.bootstrap, topics, tmp_path, "--commit-interval", "0.5",
+                          "--partition-idle-after", idle_after)
+    wait_for(lambda: final_rows(kafka_broker.bootstrap, topics, set(expected.rows)), 120,
+             "every shop's reply rows final", worker, every=1.0)
+    assert worker.stop() == 0, worker.log()[-3000:]
+    observed = observe(kafka_broker.bootstrap, topics, set(expected.rows))
+    assert all(row["final"] for row in observed.rows.values())
+    # scan's rows are not final: its input ended, no watermark closed the day; the figures are the same
+    assert without_final(observed.rows) == without_final(expected.rows)
+    assert observed.violations == expected.violations and observed.rejects == expected.rejects
 
 
 def test_kill_9_at_several_points_loses_nothing(kafka_broker, day, tmp_path):

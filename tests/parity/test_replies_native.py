@@ -162,6 +162,88 @@ def test_restored_snapshots_continue_like_an_uninterrupted_run(timeline, cut, dr
         assert before.late_events + after.late_events == whole.late_events
 
 
+# how far a partition's time may run ahead of the events seen, when it is moved: not at all, past
+# a deadline, past the lateness, past midnight and the day after (a quiet shop's day closes)
+AHEAD_S = [0, 1, 90, 200, 3600, 30 * 3600, 50 * 3600]
+
+
+def advancing(tracker, events, cuts, rnd):
+    """Feed the events in pieces; after each, move every shop seen so far to a partition time
+    at or past the latest event time so far. Everything observed and advanced, in order."""
+    seen, latest, log = {}, None, []
+    pieces = [events[a:b] for a, b in zip([0, *cuts], [*cuts, len(events)], strict=True)]
+    for piece in pieces:
+        log.append(keys(tracker.observe_batch(piece)))
+        for e in piece:
+            seen.setdefault((e["platform"], e["shop_id"]), None)
+            latest = e["ts"] if latest is None else max(latest, e["ts"])
+        if latest is not None:
+            outcomes, advanced = tracker.advance_shops(list(seen), latest + rnd.choice(AHEAD_S) * 1000)
+            log.append((keys(outcomes), advanced))
+    return log
+
+
+@given(timelines(), st.lists(st.integers(0, 150), max_size=6), st.integers(0, 2**32 - 1))
+def test_partition_time_moves_quiet_shops_like_the_oracle(timeline, cuts, seed):
+    events, lateness, profiles = timeline
+    cuts = sorted({min(c, len(events)) for c in cuts})
+    native = ReplyTracker(profiles, allowed_lateness_ms=lateness)
+    oracle = reply_oracle.ReplyTracker(profiles, allowed_lateness_ms=lateness)
+    assert advancing(native, events, cuts, random.Random(seed)) == advancing(oracle, events, cuts,
+                                                                             random.Random(seed))
+    assert state(native) == state(oracle)
+    shops = shops_in_order(events)
+    assert [native.shop_time(*shop) for shop in shops] == [oracle.shop_time(*shop) for shop in shops]
+    assert keys(native.finish()) == keys(oracle.finish())
+    assert native.shop_days() == oracle.shop_days()
+
+
+@given(timelines(), st.integers(0, 150), st.integers(0, 2**32 - 1))
+def test_a_moved_shop_restored_from_its_snapshot_continues_like_an_uninterrupted_run(timeline, cut, seed):
+    events, lateness, profiles = timeline
+    cut = min(cut, len(events))
+    for make in (ReplyTracker, reply_oracle.ReplyTracker):
+        whole = make(profiles, allowed_lateness_ms=lateness)
+        advancing(whole, events[:cut], [], random.Random(seed))
+        expected = keys(whole.observe_batch(events[cut:]) + whole.finish())
+
+        before = make(profiles, allowed_lateness_ms=lateness)
+        advancing(before, events[:cut], [], random.Random(seed))
+        after = make(profiles, allowed_lateness_ms=lateness)
+        for shop in shops_in_order(events[:cut]):
+            after.restore_shop(before.snapshot_shop(*shop))
+            assert after.shop_time(*shop) == before.shop_time(*shop)
+        assert keys(after.observe_batch(events[cut:]) + after.finish()) == expected
+        assert after.shop_days() == whole.shop_days()
+
+
+def test_a_quiet_shop_hears_of_its_waiting_buyer_and_closes_its_day_by_its_partitions_time():
+    events = [ev(1, "10:00:00"), ev(2, "10:00:30", "agent"), ev(3, "22:00:00", buyer="b2")]
+    for tracker in both():
+        tracker.observe_batch(events)
+        assert tracker.advance_shops([("pinduoduo", "s1")], events[-1]["ts"]) == ([], [])  # nothing new
+        # another shop's event at 22:05 in the partition: b2's deadline (22:03) is behind its watermark
+        outcomes, advanced = tracker.advance_shops([("pinduoduo", "s1"), ("jd", "absent")], ev(9, "22:05:00")["ts"])
+        assert [(o.kind, o.buyer_id) for o in outcomes] == [("reply_missed", "b2")]
+        assert advanced == [("pinduoduo", "s1")]
+        # a buyer message of 22:03:30 arrives now: older than the partition's watermark, late
+        assert [o.kind for o in tracker.observe(ev(4, "22:03:30", buyer="b3"))] == ["late_event"]
+        # two days on: the day is closed and final, without an event of the shop
+        outcomes, _ = tracker.advance_shops([("pinduoduo", "s1")], ev(9, "00:01:10", day="2026-11-25")["ts"])
+        assert [(o.kind, o.buyer_id) for o in outcomes] == [("missed", "b2")]
+        rows = tracker.drain_closed_rows()
+        assert [(r["day"], r["consults"], r["valid"], r["final"]) for r in rows] == [("2026-11-23", 2, 1, True)]
+
+
+def test_a_shop_with_nothing_due_is_not_moved():
+    for tracker in both():
+        tracker.observe_batch([ev(1, "10:00:00"), ev(2, "10:00:30", "agent")])
+        tracker.advance_shops([("pinduoduo", "s1")], ev(9, "10:02:00")["ts"])  # the held reply applied
+        assert tracker.advance_shops([("pinduoduo", "s1")], ev(9, "12:00:00")["ts"]) == ([], [])
+        assert tracker.shop_time("pinduoduo", "s1") == ev(9, "10:02:00")["ts"]
+        assert tracker.shop_time("pinduoduo", "absent") is None
+
+
 def ev(i, clock, sender="buyer", buyer="b1", shop="s1", kind="message", day="2026-11-23", platform="pinduoduo"):
     ts = int(datetime.fromisoformat(f"{day} {clock}").replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() * 1000)
     return {"event_id": f"e{i}", "platform": platform, "shop_id": shop, "buyer_id": buyer, "sender": sender,

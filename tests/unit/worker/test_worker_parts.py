@@ -19,6 +19,7 @@ from stream_guard.worker.outputs import (
     reply_row_key,
     violation_record,
 )
+from stream_guard.worker.partition_time import PartitionTimes
 from stream_guard.worker.state import ReplyState, offset_key, shop_key
 
 DAY_MS = 86_400_000
@@ -160,3 +161,50 @@ def test_shop_rows_are_the_open_days_of_one_shop(engines):
     # the last reply is at the watermark, still held (a same-time event could come): not yet valid
     assert [(r["day"], r["consults"], r["valid"]) for r in rows] == [("2026-10-20", 1, 1), ("2026-10-21", 1, 0)]
     assert engine.tracker.shop_rows("taobao", "nobody") == [] and engine.tracker.shop_rows("nowhere", "s1") == []
+
+
+# ---- partition time ------------------------------------------------------------------------------
+
+
+def test_a_partitions_time_is_its_latest_event_until_it_is_quiet_and_caught_up():
+    times = PartitionTimes(idle_after_s=30)
+    wall = T0 + 3_600_000  # an hour after the events
+    assert times.time(0, 0.0, wall, caught_up=True) is None  # not assigned, nothing carried
+    times.assigned(0, now_s=100.0)
+    times.carried(0, T0, now_s=100.0)
+    times.carried(0, T0 - 5_000, now_s=101.0)  # an older event does not move it back
+    times.carried(0, None, now_s=102.0)  # a batch of rejects only
+    assert times.time(0, 131.0, wall, caught_up=True) == T0  # quiet for 29 s only
+    assert times.time(0, 140.0, wall, caught_up=False) == T0  # records wait: not idle
+    assert times.time(0, 140.0, wall, caught_up=True) == wall - 30_000
+    assert times.time(0, 141.0, wall - 60_000, caught_up=True) == wall - 30_000  # never back
+    times.revoked(0)
+    assert times.time(0, 200.0, wall, caught_up=True) is None
+    times.assigned(1, now_s=100.0)  # quiet since its assignment, restored to a time
+    times.reached(1, T0)
+    assert times.time(1, 140.0, wall, caught_up=True) == wall - 30_000
+    event_time_only = PartitionTimes(idle_after_s=0)
+    event_time_only.carried(2, T0, now_s=0.0)
+    assert event_time_only.time(2, 1e6, wall, caught_up=True) == T0
+
+
+def test_partition_time_closes_a_quiet_shops_day_and_marks_it_for_the_changelog(engines):
+    engine = engines()
+    state = ReplyState(engine.tracker, {}, {})
+    result = engine.process_batch([event(1, "buyer", T0), event(2, "agent", T0 + 30_000),
+                                   event(3, "buyer", T0, shop="s2")])
+    state.tracked(5, result.shops, next_offset=3)
+    state.take_changes()
+    assert sorted(state.shops_in(5)) == [("taobao", "s1"), ("taobao", "s2")] and state.shops_in(4) == []
+    assert state.latest_time(5) == T0 + 30_000
+    # another shop of the partition writes two days later: both quiet shops close their day
+    state.advanced(5, engine.advance_shops(state.shops_in(5), T0 + 2 * DAY_MS))
+    assert sorted(state.dirty_shops()) == [("taobao", "s1"), ("taobao", "s2")]
+    rows = engine.tracker.drain_closed_rows()
+    assert [(r["shop_id"], r["consults"], r["valid"], r["final"]) for r in rows] == [
+        ("s1", 1, 1, True), ("s2", 1, 0, True)]
+    changes = state.take_changes()
+    assert offset_key(5) not in dict(changes[5])  # no record read: the offset stays
+    assert engine.advance_shops(state.shops_in(5), T0 + 2 * DAY_MS + 1000) == []  # nothing more due
+    state.forget([5])
+    assert state.shops_in(5) == [] and state.latest_time(5) is None
