@@ -10,11 +10,11 @@ from stream_guard.worker import config
 def cmd_worker(args: argparse.Namespace) -> int:
     # Faust and the Kafka client are imported only by the command that runs them
     from stream_guard.kafka.connect import KafkaUnreachable
-    from stream_guard.worker.app import start
+    from stream_guard.worker.app import TopicMismatch, start
 
     try:
         return start(config.resolve(args))
-    except KafkaUnreachable as exc:
+    except (KafkaUnreachable, TopicMismatch) as exc:
         print(f"stream-guard: {exc}", file=sys.stderr)
         return 1
 

@@ -70,6 +70,9 @@ log_level = one_of(LOG_LEVELS)
 # what rejects, dead letters and scan's outcomes keep of personal data (violations.mask_record)
 PERSONAL_DATA = ("raw", "masked")
 personal_data = one_of(PERSONAL_DATA)
+# what the worker does with an event whose record key is not its shop id
+MISROUTED_RECORDS = ("dead-letter", "repartition")
+misrouted_records = one_of(MISROUTED_RECORDS)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

@@ -24,6 +24,7 @@ from stream_guard.config.argtypes import (
     broker_list,
     flag,
     log_level,
+    misrouted_records,
     non_negative,
     personal_data,
     port,
@@ -148,6 +149,10 @@ SETTINGS: tuple[Setting, ...] = (
             "rejects, dead letters and scan's outcomes: raw (records as they came, to replay) or masked "
             "(numbers of five digits or more, e-mail local parts, WeChat ids next to a WeChat word and "
             "phone-number buyer ids as *)", both("raw")),
+    Setting("misrouted_records", misrouted_records,
+            "events whose record key is not their shop_id, or that have no key: dead-letter, or repartition "
+            "(re-keyed through the topic <group-id>-<input-topic>-shop_id-repartition to their shop's partition)",
+            worker("dead-letter")),
     Setting("log_level", log_level, "debug, info, warning or error", worker("info")),
     Setting("security_protocol", security_protocol,
             "how clients reach the brokers: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)",

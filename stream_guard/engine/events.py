@@ -68,6 +68,9 @@ class Reject(NamedTuple):
 TOMBSTONE = Reject("tombstone", "a record with no value")  # skipped, with a count: not bad input
 
 
+MISROUTED_REASONS = ("missing_key", "key_mismatch")  # an event in the wrong partition, by its key
+
+
 def misrouted(events: EventBatch, kept: Sequence[int], keys: Sequence[bytes | None]) -> list[tuple[int, Reject]]:
     """The events whose Kafka record key is not their shop id (or is missing), as (record index,
     Reject); `kept[k]` is the record index of event k."""

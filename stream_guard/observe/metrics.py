@@ -67,6 +67,9 @@ class Metrics:
         self.dead_letters = Counter(PREFIX + "dead_letters", "Records rejected, by reason", ["reason"], registry=r)
         self.skipped_records = Counter(PREFIX + "skipped_records", "Records skipped, not rejected: tombstones",
                                        ["reason"], registry=r)
+        self.rekeyed_records = Counter(PREFIX + "rekeyed_records",
+                                       "Misrouted records re-keyed through the repartition topic, by reason",
+                                       ["reason"], registry=r)
         self.violations = Counter(PREFIX + "violations", "Violations found",
                                   ["platform", "category", "severity", "rule"], registry=r)
         self.incidents = Counter(PREFIX + "incidents", "Incidents: a category on a message, counted once",

@@ -50,7 +50,16 @@ from stream_guard.observe.log import JsonLogFormatter, log
 from stream_guard.observe.metrics import Health, Metrics
 from stream_guard.worker.config import WorkerConfig
 from stream_guard.worker.consumer import BatchConsumer
-from stream_guard.worker.outputs import Outbox, dead_letter_record, reply_row_record, violation_record
+from stream_guard.worker.outputs import (
+    Outbox,
+    dead_letter_record,
+    key_partition,
+    misrouted_shop,
+    rekeyed_record,
+    reply_row_record,
+    source_of,
+    violation_record,
+)
 from stream_guard.worker.partition_time import PartitionTimes
 from stream_guard.worker.state import ReplyState
 
@@ -61,6 +70,10 @@ if TYPE_CHECKING:
 STATE_TABLE = "reply_state"
 HEARTBEAT_S = 1.0
 LAG_EVERY_S = 5.0
+
+
+class TopicMismatch(Exception):
+    """Topics on the broker that cannot serve together: the message is the one line."""
 
 
 class QuietMonitor(Monitor):
@@ -144,14 +157,17 @@ class Worker:
             datadir=str(c.state_dir / c.group_id),
         )
         consumer_class = type("StreamGuardConsumer", (BatchConsumer,), {
-            "batch_topics": frozenset([c.input_topic]),
+            "batch_topics": frozenset(self.input_topics),
             "handler": staticmethod(self._handle_batch),
             "pre_commit": staticmethod(self._pre_commit),
             "wait_outputs": staticmethod(self._wait_outputs),
         })
         # this app's transport only (Faust declares the class on the transport's type)
         app.transport.Consumer = consumer_class  # type: ignore[misc]
-        app.topics.add(app.topic(c.input_topic, key_serializer="raw", value_serializer="raw"))
+        # the repartition topic has the input's partition count: Faust's assignor gives partition
+        # p of both to the same worker, beside the state's changelog partition p
+        for topic in self.input_topics:
+            app.topics.add(app.topic(topic, key_serializer="raw", value_serializer="raw"))
         # key and value types declared: Faust recovers a table only through them
         self.table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes,
                                schema=faust.Schema(key_type=bytes, value_type=bytes,
@@ -164,6 +180,13 @@ class Worker:
             app.timer(c.reload_poll)(self._watch_rules)
         app.task(self._install_sighup)
         return app
+
+    @property
+    def input_topics(self) -> list[str]:
+        """The topics the worker consumes: the input, and the repartition topic when misrouted
+        records are re-keyed."""
+        repartition = self.config.repartition_topic
+        return [self.config.input_topic] if repartition is None else [self.config.input_topic, repartition]
 
     @property
     def producer(self):
@@ -180,30 +203,67 @@ class Worker:
     async def _handle_batch(self, batch: dict) -> None:
         outbox = Outbox(self.counts, self.input_partitions)
         done = {}
-        topic, dead_letters = self.config.violations_topic, self.config.dead_letter_topic
-        mask = self.engine.mask_record if self.config.personal_data == "masked" else None
         for tp, records in batch.items():
-            partition = tp.partition
-            self._ensure_restored(partition)
-            offsets = [r.offset for r in records]
-            result = self.engine.process_batch([r.value for r in records], keys=[r.key for r in records],
-                                               replayed=self.state.replayed(partition, offsets))
-            self.state.tracked(partition, result.shops, offsets[-1] + 1)
-            decoded = result.decoded
-            self.partition_times.carried(partition, max(decoded.ts) if decoded is not None and decoded.ts else None,
-                                         time.monotonic())
-            for violation in result.violations:
-                outbox.add(topic, partition, violation_record(violation))
-            for index, reject in result.rejects:
-                record = records[index]
-                outbox.add(dead_letters, partition, dead_letter_record(
-                    record.key, record.value, reject, f"{tp.topic}/{partition}/{record.offset}", mask))
-            done[tp] = offsets[-1] + 1
+            self._ensure_restored(tp.partition)
+            if tp.topic == self.config.input_topic:
+                replayed = self.state.replayed(tp.partition, [r.offset for r in records])
+                shops = self._judge(outbox, tp, records, replayed)
+                self.state.tracked(tp.partition, shops, records[-1].offset + 1)
+            else:
+                self._judge_rekeyed(outbox, tp, records)
+            done[tp] = records[-1].offset + 1
         sent = await self._send(outbox.records)
         outputs = asyncio.gather(*sent) if sent else _resolved()
         self._pending.append((outputs, done))
         outputs.add_done_callback(self._mark_acknowledged)
         self._update_lag(done)
+
+    def _judge(self, outbox: Outbox, tp, records: list, replayed: int) -> set[tuple[str, str]]:
+        """Judge and track records of one partition (all but the first `replayed`); put their
+        violations, dead letters and re-keyed records in `outbox`. The shops they changed."""
+        partition, config = tp.partition, self.config
+        result = self.engine.process_batch([r.value for r in records], keys=[r.key for r in records],
+                                           replayed=replayed)
+        decoded = result.decoded
+        self.partition_times.carried(partition, max(decoded.ts) if decoded is not None and decoded.ts else None,
+                                     time.monotonic())
+        for violation in result.violations:
+            outbox.add(config.violations_topic, partition, violation_record(violation))
+        mask = self.engine.mask_record if config.personal_data == "masked" else None
+        for index, reject in result.rejects:
+            record = records[index]
+            source = f"{tp.topic}/{partition}/{record.offset}"
+            repartition = config.repartition_topic if tp.topic == config.input_topic else None
+            shop_id = misrouted_shop(reject, record.value) if repartition is not None else None
+            if repartition is not None and shop_id is not None:
+                outbox.add(repartition, key_partition(shop_id.encode(), self.input_partitions),
+                           rekeyed_record(shop_id, record.value, source))
+                self.metrics.rekeyed_records.labels(reject.reason).inc()
+            else:
+                outbox.add(config.dead_letter_topic, partition,
+                           dead_letter_record(record.key, record.value, reject, source, mask))
+        return result.shops
+
+    def _judge_rekeyed(self, outbox: Outbox, tp, records: list) -> None:
+        """Records of the repartition topic, in runs of those the state already includes (judged,
+        not tracked) and new ones (stream_guard/worker/state.py gives the rule)."""
+        partition = tp.partition
+        known = self.state.rekeyed_sources(partition)  # source partition -> next source offset
+        runs: list[tuple[bool, list]] = []
+        for record in records:
+            source = source_of(record.headers)
+            seen = source is not None and source[1] < known.get(source[0], 0)
+            if source is not None and not seen:
+                known[source[0]] = source[1] + 1
+            if not runs or runs[-1][0] != seen:
+                runs.append((seen, []))
+            runs[-1][1].append(record)
+        shops: set[tuple[str, str]] = set()
+        for seen, run in runs:
+            changed = self._judge(outbox, tp, run, replayed=len(run) if seen else 0)
+            if not seen:
+                shops |= changed
+        self.state.rekeyed_tracked(partition, shops, known)
 
     async def _send(self, records: dict) -> list:
         """Queue every record ({(topic, partition): [(key, value, headers)]}) with the producer;
@@ -275,8 +335,8 @@ class Worker:
 
     async def _on_revoked(self, sender: Any = None, revoked: Any = None, /, *args: Any, **kwargs: Any) -> None:
         # BatchConsumer committed the batch in hand and the state before Faust calls this
-        ours = {tp for tp in revoked or () if tp.topic == self.config.input_topic}
-        self.state.forget(tp.partition for tp in ours)
+        ours = {tp for tp in revoked or () if tp.topic in self.input_topics}
+        self.state.forget({tp.partition for tp in ours})
         for tp in ours:
             self._positions.pop(tp, None)
             self._lag.pop(tp, None)
@@ -322,7 +382,9 @@ class Worker:
         now, wall_ms = time.monotonic(), time.time_ns() // 1_000_000
         for tp in self._assigned:
             partition = tp.partition
-            ts = self.partition_times.time(partition, now, wall_ms, caught_up=self._lag.get(tp) == 0)
+            caught_up = tp in self._lag and not any(
+                behind for read, behind in self._lag.items() if read.partition == partition)
+            ts = self.partition_times.time(partition, now, wall_ms, caught_up=caught_up)
             if ts is not None:
                 self.state.advanced(partition, self.engine.advance_shops(self.state.shops_in(partition), ts))
 
@@ -424,5 +486,11 @@ def start(config: WorkerConfig) -> int:
         config.dead_letter_topic: (partitions, config.replication_factor, {}),
         config.reply_metrics_topic: (partitions, config.replication_factor, {"cleanup.policy": "compact"}),
     }
+    if config.repartition_topic is not None:
+        outputs[config.repartition_topic] = (partitions, config.replication_factor, {})
     counts.update(asyncio.run(prepare_topics(config.broker, outputs, security)))
+    if config.repartition_topic is not None and counts[config.repartition_topic] != partitions:
+        raise TopicMismatch(f"--misrouted-records repartition: topic {config.repartition_topic} has "
+                              f"{counts[config.repartition_topic]} partitions, the input topic {partitions}; "
+                              "they must be the same")
     return Worker(config, counts).run()

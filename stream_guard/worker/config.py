@@ -45,6 +45,7 @@ class WorkerConfig:
     state_dir: Path
     shop_series_cap: int
     personal_data: str
+    misrouted_records: str
     log_level: str
     security_protocol: str
     sasl_mechanism: str
@@ -63,6 +64,14 @@ class WorkerConfig:
     @property
     def output_topics(self) -> tuple[str, str, str]:
         return self.violations_topic, self.dead_letter_topic, self.reply_metrics_topic
+
+    @property
+    def repartition_topic(self) -> str | None:
+        """Where misrouted records are re-keyed (`misrouted_records = repartition`), named the
+        way Faust names a stream's `group_by` topic; None when they are dead letters."""
+        if self.misrouted_records != "repartition":
+            return None
+        return f"{self.group_id}-{self.input_topic}-shop_id-repartition"
 
     @cached_property
     def security(self) -> KafkaSecurity:

@@ -8,7 +8,10 @@
   so the record can be fixed and replayed as it was; a value too big to carry with its headers
   is cut and marked `truncated` with its original size;
 - reply rows: key = `<shop_id>/<platform>/<day>`, value = the row JSON (the same rows as
-  `scan --report`); the topic is compacted, and the latest value of a key is the figure.
+  `scan --report`); the topic is compacted, and the latest value of a key is the figure;
+- re-keyed records (`misrouted_records = repartition`): key = the event's shop id, value = the
+  input record's bytes, header `source` as on dead letters, to the shop's partition of the
+  repartition topic.
 
 Every output record of a shop goes to the partition of the shop's input record when the output
 topic has as many partitions as the input (topics the worker creates do); otherwise it is
@@ -22,7 +25,7 @@ from collections.abc import Callable
 import orjson
 from aiokafka.partitioner import murmur2
 
-from stream_guard.engine.events import Reject
+from stream_guard.engine.events import MISROUTED_REASONS, Reject
 
 # room for headers under the broker's default message.max.bytes (1 MiB)
 MAX_DEAD_LETTER_VALUE = 1_000_000
@@ -47,6 +50,33 @@ def dead_letter_record(key: bytes | None, value: bytes | None, reject: Reject,
     return key, value, headers
 
 
+def rekeyed_record(shop_id: str, value: bytes, source: str) -> tuple[bytes, bytes, list]:
+    return shop_id.encode(), value, [("source", source.encode())]
+
+
+def misrouted_shop(reject: Reject, value: bytes) -> str | None:
+    """The shop id of a record rejected only for its key (an event otherwise), else None."""
+    if reject.reason not in MISROUTED_REASONS:
+        return None
+    return orjson.loads(value)["shop_id"]
+
+
+def source_of(headers) -> tuple[int, int] | None:
+    """(partition, offset) of a record's `source` header (`topic/partition/offset`), or None."""
+    for name, value in headers or ():
+        if name == "source":
+            parts = value.rsplit(b"/", 2)
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                return int(parts[1]), int(parts[2])
+            return None
+    return None
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2) gives a key."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def reply_row_key(row: dict) -> bytes:
     return f"{row['shop_id']}/{row['platform']}/{row['day']}".encode()
 
@@ -69,7 +99,7 @@ class Outbox:
         if count == self._input_partitions or key is None:
             partition = input_partition % count
         else:
-            partition = (murmur2(key) & 0x7FFFFFFF) % count
+            partition = key_partition(key, count)
         self.records[topic, partition].append(record)
 
     def __len__(self) -> int:

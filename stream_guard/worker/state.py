@@ -8,21 +8,30 @@ assignment before the partition's records flow. Keys:
 - `b"<partition>/<platform>/<shop_id>"`: `ReplyTracker.snapshot_shop` bytes; deleted (tombstone)
   when the tracker no longer holds the shop;
 - `b"<partition>/@offset"`: the input offset the partition's snapshots include records up to
-  (exclusive).
+  (exclusive);
+- `b"<partition>/@rekeyed-from"`: with misrouted records re-keyed through the repartition topic,
+  for each input partition they came from, the source offset the snapshots include re-keyed
+  records up to (exclusive), as JSON (`{"<source partition>": offset}`).
 
 The worker writes changed shops and the partition's offset in one changelog batch before every
 commit of input offsets. A crash between the two leaves snapshots newer than the committed
 offset, so the replayed records before `@offset` are judged again (their violations are
-idempotent) but not tracked twice.
+idempotent) but not tracked twice. A re-keyed record arrives in the repartition topic in its
+source partition's offset order, so one whose source offset is below `@rekeyed-from` is in the
+state already: replayed after a crash, or written twice by the source partition's owners (once
+before a crash, again after it); it too is judged again but not tracked.
 """
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import MutableMapping
 
+import orjson
+
 from stream_guard.tracking.replies import ReplyTracker
 
 OFFSET_KEY = b"@offset"
+REKEYED_FROM_KEY = b"@rekeyed-from"
 
 
 def shop_key(partition: int, platform: str, shop_id: str) -> bytes:
@@ -31,6 +40,10 @@ def shop_key(partition: int, platform: str, shop_id: str) -> bytes:
 
 def offset_key(partition: int) -> bytes:
     return b"%d/%s" % (partition, OFFSET_KEY)
+
+
+def rekeyed_from_key(partition: int) -> bytes:
+    return b"%d/%s" % (partition, REKEYED_FROM_KEY)
 
 
 class ReplyState:
@@ -43,6 +56,8 @@ class ReplyState:
         self.partition_of: dict[tuple[str, str], int] = {}  # shops in the tracker
         self._shops_of: dict[int, set[tuple[str, str]]] = {}  # the same, by partition
         self.tracked_to: dict[int, int] = {}  # partition -> offset the tracker has seen up to
+        # partition -> {source partition -> source offset its re-keyed records are tracked up to}
+        self.rekeyed_from: dict[int, dict[int, int]] = {}
         self._restored: set[int] = set()
         self._dirty: dict[tuple[str, str], int] = {}
         self._dirty_partitions: set[int] = set()
@@ -60,6 +75,9 @@ class ReplyState:
             rest = key[len(prefix):]
             if rest == OFFSET_KEY:
                 self.tracked_to[partition] = int(value)
+                continue
+            if rest == REKEYED_FROM_KEY:
+                self.rekeyed_from[partition] = {int(p): offset for p, offset in orjson.loads(value).items()}
                 continue
             platform, _, shop_id = rest.decode().partition("/")
             if platform not in self.tracker.profiles:
@@ -80,6 +98,7 @@ class ReplyState:
                 self._dirty.pop(shop, None)
             self._restored.discard(partition)
             self.tracked_to.pop(partition, None)
+            self.rekeyed_from.pop(partition, None)
             self._dirty_partitions.discard(partition)
 
     def replayed(self, partition: int, offsets: list[int]) -> int:
@@ -93,6 +112,20 @@ class ReplyState:
         """The tracker has seen the partition's records before `next_offset`, changing `shops`."""
         self.advanced(partition, shops)
         self.tracked_to[partition] = max(next_offset, self.tracked_to.get(partition, 0))
+        self._dirty_partitions.add(partition)
+
+    def rekeyed_sources(self, partition: int) -> dict[int, int]:
+        """For each source partition, the source offset the state includes re-keyed records up
+        to (a copy)."""
+        return dict(self.rekeyed_from.get(partition, {}))
+
+    def rekeyed_tracked(self, partition: int, shops, sources: dict[int, int]) -> None:
+        """The tracker has seen re-keyed records of the partition, changing `shops`; `sources`:
+        for each source partition, the offset after the latest of them."""
+        self.advanced(partition, shops)
+        seen = self.rekeyed_from.setdefault(partition, {})
+        for source, next_offset in sources.items():
+            seen[source] = max(next_offset, seen.get(source, 0))
         self._dirty_partitions.add(partition)
 
     def advanced(self, partition: int, shops) -> None:
@@ -129,8 +162,12 @@ class ReplyState:
             key = shop_key(partition, platform, shop_id)
             changes.setdefault(partition, []).append((key, self.tracker.snapshot_shop(platform, shop_id)))
         for partition in self._dirty_partitions:
-            changes.setdefault(partition, []).append(
-                (offset_key(partition), b"%d" % self.tracked_to[partition]))
+            records = changes.setdefault(partition, [])
+            if partition in self.tracked_to:
+                records.append((offset_key(partition), b"%d" % self.tracked_to[partition]))
+            if partition in self.rekeyed_from:
+                records.append((rekeyed_from_key(partition), orjson.dumps(
+                    {str(source): offset for source, offset in sorted(self.rekeyed_from[partition].items())})))
         self._dirty.clear()
         self._dirty_partitions.clear()
         for partition, records in changes.items():

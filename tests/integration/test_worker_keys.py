@@ -1,5 +1,6 @@
 """The worker on records keyed wrong, not keyed, or with no value: the first two are dead letters
-with their own reasons, the tombstone is skipped and counted; the well-keyed events around them
+with their own reasons (or, when asked, re-keyed to their shop's partition), the tombstone is
+skipped and counted; the well-keyed events around them
 are judged as ever. And its figures after traffic stops: every partition has a lag, the per-shop
 gauges are the last batch's."""
 from __future__ import annotations
@@ -11,7 +12,16 @@ import time
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
-from worker_harness import Topics, kill_started_workers, produce, read_topic, start_worker, wait_for
+from worker_harness import (
+    INPUT_PARTITIONS,
+    Topics,
+    kill_started_workers,
+    partition_of,
+    produce,
+    read_topic,
+    start_worker,
+    wait_for,
+)
 
 from stream_guard.gen import GenConfig, generate
 
@@ -87,3 +97,68 @@ def gauge(samples: dict[str, float], name: str):
     for key, value in samples.items():
         if key.startswith(name + "{"):
             yield dict(re.findall(r'(\w+)="([^"]*)"', key)), value
+
+
+def test_misrouted_records_are_rekeyed_to_their_shops_partition_when_asked(kafka_broker, tmp_path):
+    """With `--misrouted-records repartition`, events written to the wrong partition (a wrong key,
+    or none) go through the repartition topic to their shop's partition: judged and tracked there,
+    no dead letter. A copy of a re-keyed record (a re-keying repeated after a crash) is judged
+    again but not tracked: it is not even a late event; a copy without its source is."""
+    topics = Topics.fresh("rekey")
+    produce(kafka_broker.bootstrap, topics.input, [])
+    shops = [s for s in (f"shop{i}" for i in range(40)) if partition_of(s, INPUT_PARTITIONS) != 0][:3]
+    records = []
+    for n, shop in enumerate(shops):
+        key = None if n == 0 else b"not-" + shop.encode()
+        records += [(key, message(10 * n, shop, "buyer", "能开发票吗", 0)),
+                    (key, message(10 * n + 1, shop, "agent", "不开发票", 30_000)),
+                    (key, message(10 * n + 2, shop, "buyer", "好吧", 120_000))]  # moves the watermark on
+    send(kafka_broker.bootstrap, topics.input, records)
+    worker = start_worker(kafka_broker.bootstrap, topics, tmp_path, "--commit-interval", "0.5",
+                          "--misrouted-records", "repartition")
+    repartition = f"{topics.group}-{topics.input}-shop_id-repartition"
+    wait_for(lambda: worker.consumed() >= 2 * len(records), 60, "every record and its re-keyed copy", worker)
+
+    def rows():
+        return {orjson.loads(r.value)["shop_id"]: orjson.loads(r.value)
+                for r in read_topic(kafka_broker.bootstrap, topics.reply_metrics)}
+
+    wait_for(lambda: all(rows().get(shop, {}).get("valid") == 1 for shop in shops), 30, "the reply rows", worker)
+    assert read_topic(kafka_broker.bootstrap, topics.dead_letters) == []
+    violations = read_topic(kafka_broker.bootstrap, topics.violations)
+    assert sorted((r.key.decode(), r.partition) for r in violations) == sorted(
+        (shop, partition_of(shop, INPUT_PARTITIONS)) for shop in shops)
+    rekeyed = read_topic(kafka_broker.bootstrap, repartition)
+    assert sorted((r.key.decode(), r.partition) for r in rekeyed) == sorted(
+        (shop, partition_of(shop, INPUT_PARTITIONS)) for shop in shops for _ in range(3))
+    metrics = worker.metrics()
+    assert metrics['stream_guard_rekeyed_records_total{reason="missing_key"}'] == 3
+    assert metrics['stream_guard_rekeyed_records_total{reason="key_mismatch"}'] == 6
+    assert all((row["consults"], row["valid"]) == (1, 1) for row in rows().values())
+
+    first = next(r for r in rekeyed if orjson.loads(r.value)["event_id"] == "e0")
+    copy_to(kafka_broker.bootstrap, repartition, first, keep_source=True)
+    wait_for(lambda: worker.consumed() >= 2 * len(records) + 1, 30, "the copy", worker)
+    assert worker.metrics().get('stream_guard_late_events_total{platform="taobao"}', 0) == 0
+    copy_to(kafka_broker.bootstrap, repartition, first, keep_source=False)
+    wait_for(lambda: worker.metrics().get('stream_guard_late_events_total{platform="taobao"}', 0) == 1, 30,
+             "the copy without a source, a late event", worker)
+    assert worker.stop() == 0, worker.log()[-3000:]
+
+
+def message(n: int, shop: str, sender: str, text: str, after_ms: int) -> bytes:
+    return orjson.dumps({"event_id": f"e{n}", "platform": "taobao", "shop_id": shop, "conversation_id": "c1",
+                         "buyer_id": "b1", "sender": sender, "text": text, "ts": T0 + after_ms})
+
+
+def copy_to(bootstrap: str, topic: str, record, keep_source: bool) -> None:
+    async def run():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, record.value, key=record.key, partition=record.partition,
+                                         headers=list(record.headers) if keep_source else None)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())

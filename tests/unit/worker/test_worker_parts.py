@@ -16,11 +16,14 @@ from stream_guard.worker.outputs import (
     MAX_DEAD_LETTER_VALUE,
     Outbox,
     dead_letter_record,
+    misrouted_shop,
+    rekeyed_record,
     reply_row_key,
+    source_of,
     violation_record,
 )
 from stream_guard.worker.partition_time import PartitionTimes
-from stream_guard.worker.state import ReplyState, offset_key, shop_key
+from stream_guard.worker.state import ReplyState, offset_key, rekeyed_from_key, shop_key
 
 DAY_MS = 86_400_000
 T0 = 1_792_461_600_000  # 2026-10-20 10:00 in Shanghai
@@ -208,3 +211,36 @@ def test_partition_time_closes_a_quiet_shops_day_and_marks_it_for_the_changelog(
     assert engine.advance_shops(state.shops_in(5), T0 + 2 * DAY_MS + 1000) == []  # nothing more due
     state.forget([5])
     assert state.shops_in(5) == [] and state.latest_time(5) is None
+
+
+# ---- re-keyed records ---------------------------------------------------------------------------------
+
+
+def test_rekeyed_sources_go_to_the_changelog_and_come_back(engines):
+    engine = engines()
+    store, key_partition = {}, {}
+    state = ReplyState(engine.tracker, store, key_partition)
+    result = engine.process_batch([event(1, "buyer", T0)])
+    state.rekeyed_tracked(2, result.shops, {0: 11, 3: 5})
+    state.rekeyed_tracked(2, set(), {0: 7})  # a copy written again: the offset never goes back
+    changes = dict(state.take_changes()[2])
+    assert orjson.loads(changes[rekeyed_from_key(2)]) == {"0": 11, "3": 5}
+    assert offset_key(2) not in changes  # no input record of partition 2 yet
+    taken = ReplyState(engines().tracker, dict(store), {})
+    taken.restore(2)
+    assert taken.rekeyed_sources(2) == {0: 11, 3: 5}
+    taken.forget([2])
+    assert taken.rekeyed_sources(2) == {}
+
+
+def test_a_misrouted_record_names_its_shop_and_a_rekeyed_one_its_source():
+    value = event(1, "buyer", T0)
+    assert misrouted_shop(Reject("key_mismatch", ""), value) == "s1"
+    assert misrouted_shop(Reject("missing_key", ""), value) == "s1"
+    assert misrouted_shop(Reject("invalid_json", ""), b"{") is None
+    key, copied, headers = rekeyed_record("s1", value, "chat-events/3/1042")
+    assert (key, copied) == (b"s1", value)
+    assert source_of(headers) == (3, 1042)
+    assert source_of([("source", b"a/topic/with/slashes/7/9")]) == (7, 9)
+    assert source_of([("source", b"nonsense")]) is None and source_of(None) is None
+    assert source_of([("other", b"t/1/2")]) is None
