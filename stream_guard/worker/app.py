@@ -5,6 +5,9 @@ The same `Engine` as `scan` judges the records; this module only moves bytes and
     chat-events --(BatchConsumer: whole fetched batches per partition)--> Engine.process_batch
         -> violations (chat-violations) and dead letters (chat-dead-letters), per batch
         -> reply rows (chat-reply-metrics) and shop snapshots (the reply_state changelog), per commit
+        -> misrouted events, with `misrouted_records = repartition`: the repartition topic, which
+           comes back in as a second input, to the shop's partition
+    once a second: each partition's shops moved to the partition's time (partition_time.py)
 
 Delivery is at least once with idempotent outputs: a batch's input offsets are marked for commit
 only when all of its outputs are acknowledged, strictly in batch order; before each commit the
