@@ -22,11 +22,11 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.partitioner import murmur2
 
 from stream_guard.gen import GenConfig, generate
 from stream_guard.kafka.io import prepare_topics, produce_records
 from stream_guard.kafka.security import KafkaSecurity
+from stream_guard.worker.outputs import key_partition
 
 PLAINTEXT = KafkaSecurity()
 
@@ -67,7 +67,7 @@ def day_closed_by_partition_time(seed: int, shops: int, events: int,
 
 def partition_of(shop_id: str, partitions: int) -> int:
     """The input partition a shop's events go to (the producer's default partitioner)."""
-    return (murmur2(shop_id.encode()) & 0x7FFFFFFF) % partitions
+    return key_partition(shop_id.encode(), partitions)
 
 
 def shops_of(lines: list[bytes]) -> list[tuple[str, str]]:

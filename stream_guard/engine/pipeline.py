@@ -11,6 +11,7 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import cast
 
@@ -25,7 +26,7 @@ from stream_guard.engine.events import (
     route,
 )
 from stream_guard.evaluation.registry import Registry
-from stream_guard.evaluation.violations import CONTRACT_VERSION, build_violations, incidents, mask_record
+from stream_guard.evaluation.violations import CONTRACT_VERSION, Incident, build_violations, incidents, mask_record
 from stream_guard.observe.metrics import Metrics
 from stream_guard.tracking.replies import Outcome, ReplyTracker
 
@@ -58,6 +59,12 @@ class BatchResult:
     pack_version: str = ""
     decoded: EventBatch | None = None
     first_tracked: int = 0  # the position in `decoded` of the first event the reply tracker took
+
+    @cached_property
+    def incidents(self) -> list[Incident]:
+        """The violations' incidents, each once (an event's violations are all in its batch, so
+        its incidents are whole here): worked out once, for the metrics and scan's report."""
+        return incidents(self.violations)
 
     @property
     def shops(self) -> set[tuple[str, str]]:
@@ -191,7 +198,7 @@ class Engine:
 
     def _record(self, metrics: Metrics, result: BatchResult, consumed: int, seconds: float) -> None:
         metrics.record_batch(consumed, result.events, (r.reason for _, r in result.rejects),
-                             result.violations, incidents(result.violations), result.outcomes, seconds)
+                             result.violations, result.incidents, result.outcomes, seconds)
         if result.skipped:
             metrics.skipped_records.labels(TOMBSTONE.reason).inc(len(result.skipped))
         now = time.monotonic()

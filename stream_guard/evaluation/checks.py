@@ -39,6 +39,10 @@ def describe(ex: Example) -> str:
 def check(directory: Path) -> Checked:
     loaded = load_checked(directory)
     checked = Checked(problems=list(loaded.problems), warnings=loaded.warnings)
+
+    def at(rule: Rule) -> str:
+        return f"{rule.origin}:{loaded.rule_line(rule)}: {rule.id}"
+
     for platform, pack in loaded.packs.items():
         try:
             ruleset = Ruleset(pack)
@@ -46,9 +50,6 @@ def check(directory: Path) -> Checked:
             checked.problems.append(f"{platform}.toml:1: -: cannot compile: {exc}")
             continue
         checked.rulesets[platform] = ruleset
-        def at(rule: Rule) -> str:
-            return f"{rule.origin}:{loaded.rule_line(rule)}: {rule.id}"
-
         for rule in pack.rules:
             for phrase in ruleset.allowed_everywhere(rule):
                 checked.problems.append(f"{at(rule)}: phrase {phrase!r} can never fire: "

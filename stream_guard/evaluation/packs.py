@@ -182,6 +182,10 @@ class _Problems(list):
         rule's id when not given)."""
         return _Place(self, file, rule, base)
 
+    def rule_place(self, rule: Rule) -> _Place:
+        """Where the problems of a loaded rule go: its table in the file it was written in."""
+        return _Place(self, rule.origin, rule.id, ("rules", rule.entry))
+
     def add(self, file: str, rule: str, message: str, key: str | tuple = "", line: int | None = None) -> None:
         self.place(file, rule).add(message, key, line)
 
@@ -489,7 +493,7 @@ class Loaded:
 
     def rule_line(self, rule: Rule) -> int:
         """The line of a rule's id in its file, for a problem found after loading."""
-        return self._found.place(rule.origin, rule.id, ("rules", rule.entry)).line("id")
+        return self._found.rule_place(rule).line("id")
 
 
 def load_checked(directory: Path) -> Loaded:
@@ -611,8 +615,7 @@ def _load(directory: Path, platform: str, problems: _Problems, read: _Reader) ->
     seen: dict[str, str] = {}
     for rule in rules:
         if rule.id in seen:
-            problems.place(rule.origin, rule.id, ("rules", rule.entry)).add(
-                f"duplicate rule id (also in {seen[rule.id]})", "id")
+            problems.rule_place(rule).add(f"duplicate rule id (also in {seen[rule.id]})", "id")
         seen[rule.id] = rule.origin
     digest = hashlib.sha256()
     for f in sorted(files):

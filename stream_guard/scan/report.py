@@ -5,7 +5,6 @@ from collections import Counter
 
 from stream_guard.engine.pipeline import Engine
 from stream_guard.evaluation.detectors import mask_phone_numbers
-from stream_guard.evaluation.violations import incidents
 from stream_guard.observe.metrics import TURN_OUTCOMES
 from stream_guard.scan.files import Input, ReadError
 
@@ -33,8 +32,7 @@ class Tally:
         for v in result.violations:
             for key, counter in self.violations.items():
                 counter[v[key]] += 1
-        # an event's violations are all in its batch, so its incidents are whole here
-        for incident in incidents(result.violations):
+        for incident in result.incidents:
             self.incidents[incident.platform] += 1
             self.points[incident.platform] += incident.points
             self.fines[incident.platform] += incident.fine_cny

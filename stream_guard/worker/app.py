@@ -233,10 +233,11 @@ class Worker:
         for violation in result.violations:
             outbox.add(config.violations_topic, partition, violation_record(violation))
         mask = self.engine.mask_record if config.personal_data == "masked" else None
+        # only input records are re-keyed: a misrouted record of the repartition topic is a dead letter
+        repartition = config.repartition_topic if tp.topic == config.input_topic else None
         for index, reject in result.rejects:
             record = records[index]
             source = f"{tp.topic}/{partition}/{record.offset}"
-            repartition = config.repartition_topic if tp.topic == config.input_topic else None
             shop_id = misrouted_shop(reject, record.value) if repartition is not None else None
             if repartition is not None and shop_id is not None:
                 outbox.add(repartition, key_partition(shop_id.encode(), self.input_partitions),
